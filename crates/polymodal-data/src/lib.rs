@@ -1,0 +1,21 @@
+//! Datasets for polymodal.
+//!
+//! A [`Dataset`] is a set of samples with stable ids, optional labels, a stored split, and one
+//! entry per modality with an explicit presence mask (a missing modality is never a silent zero).
+//! Modality values are held as model-ready `f32` arrays; [`Dataset::batch`] gathers a batch and
+//! applies seeded load-time augmentation.
+//!
+//! The built-in set is AV-Digits ([`avdigits`]): real MNIST digits paired with spoken digits
+//! synthesised by espeak-ng; its audio goes through the Rust front end in [`audio`]
+//! (mu-law decode → noise at a stored SNR → log-mel).
+
+pub mod audio;
+pub mod augment;
+pub mod avdigits;
+pub mod dataset;
+pub mod error;
+
+pub use augment::AugmentConfig;
+pub use avdigits::{AvDigitsConfig, AudioDegradation, ImageDegradation};
+pub use dataset::{Batch, Dataset, ModalityData};
+pub use error::DataError;

@@ -1,0 +1,223 @@
+use crate::encoder::{ConvEncoder, Encoder, MlpEncoder};
+use crate::fusion::{Fusion, FusionKind};
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Device, Distribution, Tensor};
+use polymodal_core::{ModalityKind, ModalitySpec};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NnError {
+    #[error("modality `{name}` of kind {kind} with shape {shape:?} has no encoder yet")]
+    UnsupportedModality {
+        name: String,
+        kind: ModalityKind,
+        shape: Vec<usize>,
+    },
+    #[error("invalid model config: {0}")]
+    Config(String),
+    #[error("{path}: cannot save checkpoint: {reason}")]
+    Save { path: PathBuf, reason: String },
+    #[error("{path}: cannot load checkpoint: {reason}")]
+    Load { path: PathBuf, reason: String },
+}
+
+/// Architecture settings (`[model]` in a config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub fusion: FusionKind,
+    /// Width of every modality's penultimate feature.
+    pub feature_dim: usize,
+    /// Width of the fused representation for sum and gated fusion.
+    pub fusion_dim: usize,
+    /// Channels of the two conv layers of CNN encoders.
+    pub conv_channels: [usize; 2],
+    /// Hidden width of MLP encoders.
+    pub mlp_hidden: usize,
+    /// Dropout on the penultimate features (also what MC-dropout samples).
+    pub dropout: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            fusion: FusionKind::Concat,
+            feature_dim: 128,
+            fusion_dim: 128,
+            conv_channels: [16, 32],
+            mlp_hidden: 256,
+            dropout: 0.2,
+        }
+    }
+}
+
+impl ModelConfig {
+    pub fn validate(&self) -> Result<(), NnError> {
+        if self.feature_dim == 0 || self.fusion_dim == 0 || self.mlp_hidden == 0 {
+            return Err(NnError::Config("model widths must be positive".into()));
+        }
+        if self.conv_channels.contains(&0) {
+            return Err(NnError::Config("model.conv_channels must be positive".into()));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(NnError::Config(format!(
+                "model.dropout = {} must be in [0, 1)",
+                self.dropout
+            )));
+        }
+        Ok(())
+    }
+
+    /// Builds a freshly initialised model for these modalities. Seed the device first
+    /// (`device.seed(s)`) for reproducible weights.
+    pub fn init(
+        &self,
+        specs: &[ModalitySpec],
+        classes: usize,
+        device: &Device,
+    ) -> Result<MultimodalClassifier, NnError> {
+        self.validate()?;
+        if specs.is_empty() {
+            return Err(NnError::Config("a model needs at least one modality".into()));
+        }
+        if classes < 2 {
+            return Err(NnError::Config(format!("need at least 2 classes, got {classes}")));
+        }
+        let mut encoders = Vec::new();
+        for spec in specs {
+            let enc = match (spec.kind, spec.shape.as_slice()) {
+                (ModalityKind::Image | ModalityKind::Audio, &[c, h, w]) if h >= 4 && w >= 4 => {
+                    Encoder::Conv(ConvEncoder::new([c, h, w], self.conv_channels, self.feature_dim, device))
+                }
+                (ModalityKind::Vector, &[d]) => {
+                    Encoder::Mlp(MlpEncoder::new(d, self.mlp_hidden, self.feature_dim, device))
+                }
+                _ => {
+                    return Err(NnError::UnsupportedModality {
+                        name: spec.name.clone(),
+                        kind: spec.kind,
+                        shape: spec.shape.clone(),
+                    })
+                }
+            };
+            encoders.push(enc);
+        }
+        let dims = vec![self.feature_dim; specs.len()];
+        Ok(MultimodalClassifier {
+            encoders,
+            heads: dims
+                .iter()
+                .map(|&d| LinearConfig::new(d, classes).init(device))
+                .collect(),
+            fusion: Fusion::new(self.fusion, &dims, self.fusion_dim, classes, device),
+            dropout: self.dropout,
+        })
+    }
+}
+
+/// What every forward pass returns.
+#[derive(Debug, Clone)]
+pub struct ModelOutput {
+    /// `[batch, classes]`
+    pub fused: Tensor<2>,
+    /// Per modality `[batch, classes]`, from the auxiliary heads.
+    pub per_modality: Vec<Tensor<2>>,
+    /// Per modality `[batch, feature_dim]` penultimate features (after masking, before dropout).
+    pub features: Vec<Tensor<2>>,
+}
+
+#[derive(Module, Debug)]
+pub struct MultimodalClassifier {
+    /// `encoders[m]` owns every encoder parameter of modality `m`.
+    pub encoders: Vec<Encoder>,
+    /// Auxiliary unimodal heads, `heads[m]` over modality `m`'s features.
+    pub heads: Vec<Linear>,
+    pub fusion: Fusion,
+    dropout: f64,
+}
+
+impl MultimodalClassifier {
+    pub fn num_modalities(&self) -> usize {
+        self.encoders.len()
+    }
+
+    /// Per-modality features, zeroed where the modality is missing.
+    /// inputs: per modality `[batch, numel]`; present: per modality `[batch, 1]`.
+    pub fn encode(&self, inputs: Vec<Tensor<2>>, present: &[Tensor<2>]) -> Vec<Tensor<2>> {
+        inputs
+            .into_iter()
+            .zip(&self.encoders)
+            .zip(present)
+            .map(|((x, enc), p)| enc.forward(x) * p.clone())
+            .collect()
+    }
+
+    /// Heads and fusion over given features. `dropout` applies an explicit mask (used both in
+    /// training and for MC-dropout at query time, where burn's own dropout would be a no-op).
+    pub fn head_forward(
+        &self,
+        features: Vec<Tensor<2>>,
+        present: &[Tensor<2>],
+        dropout: bool,
+    ) -> ModelOutput {
+        let dropped: Vec<Tensor<2>> = if dropout && self.dropout > 0.0 {
+            let keep = 1.0 - self.dropout;
+            features
+                .iter()
+                .map(|z| z.clone() * z.random_like(Distribution::Bernoulli(keep)) / keep)
+                .collect()
+        } else {
+            features.clone()
+        };
+        let per_modality: Vec<Tensor<2>> = dropped
+            .iter()
+            .zip(&self.heads)
+            .map(|(z, h)| h.forward(z.clone()))
+            .collect();
+        let fused = self.fusion.forward(&dropped, present, &per_modality);
+        ModelOutput {
+            fused,
+            per_modality,
+            features,
+        }
+    }
+
+    pub fn forward(&self, inputs: Vec<Tensor<2>>, present: Vec<Tensor<2>>, dropout: bool) -> ModelOutput {
+        let features = self.encode(inputs, &present);
+        self.head_forward(features, &present, dropout)
+    }
+
+    /// Writes the weights as safetensors.
+    pub fn save_safetensors(&self, path: &Path) -> Result<(), NnError> {
+        let mut store = SafetensorsStore::from_file(path.to_path_buf());
+        self.save_into(&mut store).map_err(|e| NnError::Save {
+            path: path.to_path_buf(),
+            reason: format!("{e:?}"),
+        })
+    }
+
+    /// Loads weights saved by [`Self::save_safetensors`] into a model of the same architecture.
+    pub fn load_safetensors(mut self, path: &Path) -> Result<Self, NnError> {
+        if !path.exists() {
+            return Err(NnError::Load {
+                path: path.to_path_buf(),
+                reason: "file not found".into(),
+            });
+        }
+        let mut store = SafetensorsStore::from_file(path.to_path_buf());
+        let result = self.load_from(&mut store).map_err(|e| NnError::Load {
+            path: path.to_path_buf(),
+            reason: format!("{e:?}"),
+        })?;
+        if !result.missing.is_empty() {
+            return Err(NnError::Load {
+                path: path.to_path_buf(),
+                reason: format!("missing tensors: {:?}", result.missing),
+            });
+        }
+        Ok(self)
+    }
+}
