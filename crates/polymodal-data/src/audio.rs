@@ -152,9 +152,7 @@ impl MelFrontEnd {
     pub fn new(cfg: MelConfig) -> Self {
         let fft = FftPlanner::new().plan_fft_forward(cfg.n_fft);
         let window = (0..cfg.n_fft)
-            .map(|i| {
-                0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / cfg.n_fft as f32).cos()
-            })
+            .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / cfg.n_fft as f32).cos())
             .collect();
         let bins = cfg.n_fft / 2 + 1;
         let max_mel = hz_to_mel(cfg.sample_rate as f32 / 2.0);
@@ -234,7 +232,10 @@ mod tests {
             let x = i as f32 / 100.0;
             let back = mulaw_decode(mulaw_encode(x));
             // mu-law steps are coarsest near full scale: about 3 % there
-            assert!((back - x).abs() <= 0.035 * x.abs().max(0.01) + 1e-3, "{x} -> {back}");
+            assert!(
+                (back - x).abs() <= 0.035 * x.abs().max(0.01) + 1e-3,
+                "{x} -> {back}"
+            );
         }
         assert_eq!(mulaw_decode(mulaw_encode(0.0)).abs() < 0.002, true);
     }
@@ -274,6 +275,9 @@ mod tests {
             .0;
         // 1 kHz is mel 1000; bands are spaced (mel(4000)=2146)/33 apart, centres at k*65 mel
         let expected = (hz_to_mel(1000.0) / (hz_to_mel(4000.0) / 33.0)).round() as usize - 1;
-        assert!(peak.abs_diff(expected) <= 1, "peak band {peak}, expected {expected}");
+        assert!(
+            peak.abs_diff(expected) <= 1,
+            "peak band {peak}, expected {expected}"
+        );
     }
 }

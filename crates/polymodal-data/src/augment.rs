@@ -58,7 +58,8 @@ fn shift(src: &[f32], dst: &mut [f32], c: usize, h: usize, w: usize, dy: i64, dx
             for x in 0..w {
                 let sy = y as i64 - dy;
                 let sx = x as i64 - dx;
-                dst[(ch * h + y) * w + x] = if sy >= 0 && sy < h as i64 && sx >= 0 && sx < w as i64 {
+                dst[(ch * h + y) * w + x] = if sy >= 0 && sy < h as i64 && sx >= 0 && sx < w as i64
+                {
                     src[(ch * h + sy as usize) * w + sx as usize]
                 } else {
                     fill
@@ -91,7 +92,12 @@ mod tests {
         let cfg = AugmentConfig::default();
         let run = |seed| {
             let mut b = base.clone();
-            apply(&spec, &cfg, &mut b, &mut polymodal_core::seed::rng(seed, "t"));
+            apply(
+                &spec,
+                &cfg,
+                &mut b,
+                &mut polymodal_core::seed::rng(seed, "t"),
+            );
             b
         };
         assert_eq!(run(1), run(1));

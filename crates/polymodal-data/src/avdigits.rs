@@ -173,14 +173,30 @@ fn read_store(path: &Path) -> Result<(Store, Vec<u8>), DataError> {
         path: path.to_path_buf(),
         reason,
     };
-    if let Some(i) = store.labels.iter().position(|&l| l as usize >= CLASS_NAMES.len()) {
-        return Err(bad(format!("sample {} has label {}", sample_id(i), store.labels[i])));
+    if let Some(i) = store
+        .labels
+        .iter()
+        .position(|&l| l as usize >= CLASS_NAMES.len())
+    {
+        return Err(bad(format!(
+            "sample {} has label {}",
+            sample_id(i),
+            store.labels[i]
+        )));
     }
     if let Some(i) = store.split.iter().position(|&s| s > 2) {
-        return Err(bad(format!("sample {} has split code {}", sample_id(i), store.split[i])));
+        return Err(bad(format!(
+            "sample {} has split code {}",
+            sample_id(i),
+            store.split[i]
+        )));
     }
     if let Some(i) = store.noise_kind.iter().position(|&k| k > 2) {
-        return Err(bad(format!("sample {} has noise kind {}", sample_id(i), store.noise_kind[i])));
+        return Err(bad(format!(
+            "sample {} has noise kind {}",
+            sample_id(i),
+            store.noise_kind[i]
+        )));
     }
     let monotone = store.offsets.windows(2).all(|w| w[0] <= w[1]);
     if !monotone || store.offsets.last().copied() != Some(store.audio.len() as u32) {
@@ -280,9 +296,12 @@ impl AvDigitsConfig {
         let mut audio_values = vec![0f32; n * audio_d];
         let [lo, hi] = self.audio.snr_db;
         let [glo, ghi] = GENERATOR_SNR_DB;
-        for (i, dst) in audio_values.chunks_exact_mut(audio_d).enumerate() {
+        let render = |i: usize, dst: &mut [f32]| {
             let (a, b) = (store.offsets[i] as usize, store.offsets[i + 1] as usize);
-            let clip: Vec<f32> = store.audio[a..b].iter().map(|&c| audio::mulaw_decode(c)).collect();
+            let clip: Vec<f32> = store.audio[a..b]
+                .iter()
+                .map(|&c| audio::mulaw_decode(c))
+                .collect();
             let mut rng = polymodal_core::seed::rng(self.seed, &format!("audio/{}", sample_id(i)));
             let room = window.saturating_sub(clip.len());
             let offset = rng.random_range(0..=room);
@@ -290,12 +309,29 @@ impl AvDigitsConfig {
             let kind = NoiseKind::from_code(store.noise_kind[i]).expect("validated");
             let wave = audio::place_and_mix(&clip, window, offset, snr, kind, &mut rng);
             dst.copy_from_slice(&mel.log_mel(&wave));
-        }
+        };
+        // Each sample's audio depends only on its own seed stream, so splitting the work across
+        // threads cannot change the values.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let per_thread = n.div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for (t, part) in audio_values.chunks_mut(per_thread * audio_d).enumerate() {
+                let render = &render;
+                scope.spawn(move || {
+                    for (k, dst) in part.chunks_exact_mut(audio_d).enumerate() {
+                        render(t * per_thread + k, dst);
+                    }
+                });
+            }
+        });
         standardise(&mut audio_values, audio_d, &splits);
 
         let mut h = Sha256::new();
         h.update(&gz);
-        let settings = serde_json::json!({"seed": self.seed, "image": self.image, "audio": self.audio});
+        let settings =
+            serde_json::json!({"seed": self.seed, "image": self.image, "audio": self.audio});
         h.update(settings.to_string().as_bytes());
         let fingerprint = format!("sha256:{:x}", h.finalize());
 

@@ -72,7 +72,9 @@ impl Dataset {
 
     /// Indices of the samples in `split`, in dataset order.
     pub fn split_indices(&self, split: Split) -> Vec<usize> {
-        (0..self.len()).filter(|&i| self.splits[i] == split).collect()
+        (0..self.len())
+            .filter(|&i| self.splits[i] == split)
+            .collect()
     }
 
     /// Labels of `indices`; an unlabelled sample is an error naming its id.
@@ -127,7 +129,10 @@ impl Dataset {
             indices: indices.to_vec(),
             inputs,
             present,
-            labels: indices.iter().map(|&i| self.labels[i].unwrap_or(0)).collect(),
+            labels: indices
+                .iter()
+                .map(|&i| self.labels[i].unwrap_or(0))
+                .collect(),
         }
     }
 }

@@ -16,6 +16,6 @@ pub mod dataset;
 pub mod error;
 
 pub use augment::AugmentConfig;
-pub use avdigits::{AvDigitsConfig, AudioDegradation, ImageDegradation};
+pub use avdigits::{AudioDegradation, AvDigitsConfig, ImageDegradation};
 pub use dataset::{Batch, Dataset, ModalityData};
 pub use error::DataError;

@@ -19,7 +19,12 @@ pub struct ConvEncoder {
 }
 
 impl ConvEncoder {
-    pub fn new(input_shape: [usize; 3], channels: [usize; 2], out_dim: usize, device: &Device) -> Self {
+    pub fn new(
+        input_shape: [usize; 3],
+        channels: [usize; 2],
+        out_dim: usize,
+        device: &Device,
+    ) -> Self {
         let [c, h, w] = input_shape;
         let flat = channels[1] * (h / 4) * (w / 4);
         Self {

@@ -60,7 +60,9 @@ impl ModelConfig {
             return Err(NnError::Config("model widths must be positive".into()));
         }
         if self.conv_channels.contains(&0) {
-            return Err(NnError::Config("model.conv_channels must be positive".into()));
+            return Err(NnError::Config(
+                "model.conv_channels must be positive".into(),
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(NnError::Config(format!(
@@ -81,20 +83,32 @@ impl ModelConfig {
     ) -> Result<MultimodalClassifier, NnError> {
         self.validate()?;
         if specs.is_empty() {
-            return Err(NnError::Config("a model needs at least one modality".into()));
+            return Err(NnError::Config(
+                "a model needs at least one modality".into(),
+            ));
         }
         if classes < 2 {
-            return Err(NnError::Config(format!("need at least 2 classes, got {classes}")));
+            return Err(NnError::Config(format!(
+                "need at least 2 classes, got {classes}"
+            )));
         }
         let mut encoders = Vec::new();
         for spec in specs {
             let enc = match (spec.kind, spec.shape.as_slice()) {
                 (ModalityKind::Image | ModalityKind::Audio, &[c, h, w]) if h >= 4 && w >= 4 => {
-                    Encoder::Conv(ConvEncoder::new([c, h, w], self.conv_channels, self.feature_dim, device))
+                    Encoder::Conv(ConvEncoder::new(
+                        [c, h, w],
+                        self.conv_channels,
+                        self.feature_dim,
+                        device,
+                    ))
                 }
-                (ModalityKind::Vector, &[d]) => {
-                    Encoder::Mlp(MlpEncoder::new(d, self.mlp_hidden, self.feature_dim, device))
-                }
+                (ModalityKind::Vector, &[d]) => Encoder::Mlp(MlpEncoder::new(
+                    d,
+                    self.mlp_hidden,
+                    self.feature_dim,
+                    device,
+                )),
                 _ => {
                     return Err(NnError::UnsupportedModality {
                         name: spec.name.clone(),
@@ -185,14 +199,19 @@ impl MultimodalClassifier {
         }
     }
 
-    pub fn forward(&self, inputs: Vec<Tensor<2>>, present: Vec<Tensor<2>>, dropout: bool) -> ModelOutput {
+    pub fn forward(
+        &self,
+        inputs: Vec<Tensor<2>>,
+        present: Vec<Tensor<2>>,
+        dropout: bool,
+    ) -> ModelOutput {
         let features = self.encode(inputs, &present);
         self.head_forward(features, &present, dropout)
     }
 
     /// Writes the weights as safetensors.
     pub fn save_safetensors(&self, path: &Path) -> Result<(), NnError> {
-        let mut store = SafetensorsStore::from_file(path.to_path_buf());
+        let mut store = SafetensorsStore::from_file(path.to_path_buf()).overwrite(true);
         self.save_into(&mut store).map_err(|e| NnError::Save {
             path: path.to_path_buf(),
             reason: format!("{e:?}"),

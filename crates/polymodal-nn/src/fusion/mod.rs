@@ -40,7 +40,13 @@ pub enum Fusion {
 }
 
 impl Fusion {
-    pub fn new(kind: FusionKind, dims: &[usize], hidden: usize, classes: usize, device: &Device) -> Self {
+    pub fn new(
+        kind: FusionKind,
+        dims: &[usize],
+        hidden: usize,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
         match kind {
             FusionKind::Concat => Fusion::Concat(ConcatFusion::new(dims, classes, device)),
             FusionKind::Sum => Fusion::Sum(SumFusion::new(dims, hidden, classes, device)),

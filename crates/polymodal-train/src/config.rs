@@ -1,0 +1,122 @@
+use serde::{Deserialize, Serialize};
+
+/// Learning-rate schedule after the warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay to `min_lr_ratio * lr` at the last epoch.
+    Cosine,
+}
+
+/// Relative weights of the fused loss and of each auxiliary per-modality loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossWeights {
+    pub fused: f64,
+    /// Weight of each modality's auxiliary head loss (the same for every modality).
+    pub per_modality: f64,
+}
+
+impl Default for LossWeights {
+    /// Equal weights, as the BMMAL model (1/3 each with two modalities).
+    fn default() -> Self {
+        Self {
+            fused: 1.0,
+            per_modality: 1.0,
+        }
+    }
+}
+
+/// Optimisation settings (`[train]` in a config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub eval_batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub warmup_epochs: usize,
+    pub schedule: Schedule,
+    pub min_lr_ratio: f64,
+    /// Stop after this many epochs without a better validation accuracy (0 = never stop early).
+    pub patience: usize,
+    pub loss_weights: LossWeights,
+    /// Train on only the first N samples of the training split (0 = all): for quick runs.
+    pub max_train_samples: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 15,
+            batch_size: 64,
+            eval_batch_size: 256,
+            lr: 2e-3,
+            weight_decay: 1e-2,
+            warmup_epochs: 1,
+            schedule: Schedule::Cosine,
+            min_lr_ratio: 0.02,
+            patience: 4,
+            loss_weights: LossWeights::default(),
+            max_train_samples: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("train.epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 || self.eval_batch_size == 0 {
+            return Err("train.batch_size and train.eval_batch_size must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("train.lr = {} must be a positive number", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err("train.weight_decay must be >= 0".into());
+        }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) {
+            return Err("train.min_lr_ratio must be in [0, 1]".into());
+        }
+        let w = &self.loss_weights;
+        if !(w.fused >= 0.0 && w.per_modality >= 0.0 && w.fused + w.per_modality > 0.0) {
+            return Err("train.loss_weights must be >= 0 and not all zero".into());
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step` of `total` steps, with `warmup` warm-up steps.
+    pub fn lr_at(&self, step: usize, warmup: usize, total: usize) -> f64 {
+        if step < warmup {
+            return self.lr * (step + 1) as f64 / warmup as f64;
+        }
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Cosine => {
+                let span = total.saturating_sub(warmup).max(1) as f64;
+                let t = ((step - warmup) as f64 / span).min(1.0);
+                let min = self.lr * self.min_lr_ratio;
+                min + 0.5 * (self.lr - min) * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_the_floor() {
+        let c = TrainConfig::default();
+        assert!((c.lr_at(0, 10, 100) - c.lr / 10.0).abs() < 1e-12);
+        assert!((c.lr_at(9, 10, 100) - c.lr).abs() < 1e-12);
+        assert!((c.lr_at(10, 10, 100) - c.lr).abs() < 1e-12);
+        assert!((c.lr_at(100, 10, 100) - c.lr * c.min_lr_ratio).abs() < 1e-12);
+        assert!(c.lr_at(50, 10, 100) < c.lr);
+    }
+}

@@ -1,0 +1,215 @@
+//! `polymodal train`: train one model, write a complete run directory.
+
+use crate::config::{self, RunConfig};
+use crate::progress::BarObserver;
+use crate::report;
+use crate::rundir::RunDir;
+use anyhow::{Context, Result};
+use polymodal_core::fsutil;
+use polymodal_core::Split;
+use polymodal_data::Dataset;
+use polymodal_train::trainer::TrainRequest;
+use polymodal_train::{evaluate, predict, EpochMetrics, EvalReport, TrainObserver};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const CHECKPOINT: &str = "model.safetensors";
+pub const METRICS_JSON: &str = "metrics.json";
+pub const METRICS_CSV: &str = "metrics.csv";
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// `metrics.json`: only what the same config and seed reproduce exactly (no timings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub class_names: Vec<String>,
+    pub val: EvalReport,
+    pub test: EvalReport,
+}
+
+pub struct TrainSummary {
+    pub metrics: RunMetrics,
+    pub history: Vec<EpochMetrics>,
+    pub seconds: f64,
+}
+
+/// Loads the dataset the config names (resolving its path).
+pub fn load_dataset(config: &mut RunConfig) -> Result<Dataset> {
+    config::resolve_data_path(config)?;
+    let t = Instant::now();
+    let data = config.data.load()?;
+    tracing::info!(
+        "loaded {} ({} samples, {} classes, modalities: {}) in {:.1}s",
+        data.name,
+        data.len(),
+        data.num_classes(),
+        data.specs()
+            .iter()
+            .map(|s| format!("{} {:?}", s.name, s.shape))
+            .collect::<Vec<_>>()
+            .join(", "),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(data)
+}
+
+struct CsvObserver {
+    bars: BarObserver,
+    path: PathBuf,
+    modality_names: Vec<String>,
+    error: Option<std::io::Error>,
+}
+
+impl CsvObserver {
+    fn write_row(&mut self, m: &EpochMetrics) -> std::io::Result<()> {
+        let new = !self.path.exists();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        if new {
+            let mods: Vec<String> = self
+                .modality_names
+                .iter()
+                .map(|n| format!("val_accuracy_{n}"))
+                .collect();
+            writeln!(
+                f,
+                "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,{},seconds,samples_per_second,is_best",
+                mods.join(",")
+            )?;
+        }
+        let mods: Vec<String> = m
+            .val_modality_accuracy
+            .iter()
+            .map(|a| format!("{a:.6}"))
+            .collect();
+        writeln!(
+            f,
+            "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{},{:.3},{:.1},{}",
+            m.epoch,
+            m.lr,
+            m.train_loss,
+            m.train_accuracy,
+            m.val_loss,
+            m.val_accuracy,
+            mods.join(","),
+            m.seconds,
+            m.samples_per_second,
+            m.is_best
+        )
+    }
+}
+
+impl TrainObserver for CsvObserver {
+    fn on_epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
+        self.bars.on_epoch_start(epoch, epochs, batches);
+    }
+    fn on_batch(&mut self, epoch: usize, batch: usize, loss: f32) {
+        self.bars.on_batch(epoch, batch, loss);
+    }
+    fn on_epoch_end(&mut self, m: &EpochMetrics) {
+        self.bars.on_epoch_end(m);
+        if let Err(e) = self.write_row(m) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// Trains with `config` into a new run directory at `out`.
+pub fn run(mut config: RunConfig, out: &Path) -> Result<TrainSummary> {
+    let data = load_dataset(&mut config)?;
+    let mut dir = RunDir::create(out, "train", config.seed, &data.fingerprint)?;
+    let outcome = train_into(&config, &data, &dir);
+    dir.finish(
+        &outcome
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{e:#}")),
+    )?;
+    outcome
+}
+
+fn train_into(config: &RunConfig, data: &Dataset, dir: &RunDir) -> Result<TrainSummary> {
+    fsutil::write_atomic(&dir.file(CONFIG_FILE), config::to_toml(config)?.as_bytes())?;
+    let started = Instant::now();
+    let mut train_idx = data.split_indices(Split::Train);
+    if config.train.max_train_samples > 0 {
+        train_idx.truncate(config.train.max_train_samples);
+    }
+    let val_idx = data.split_indices(Split::Val);
+    let test_idx = data.split_indices(Split::Test);
+    let names: Vec<String> = data.specs().into_iter().map(|s| s.name).collect();
+    let mut observer = CsvObserver {
+        bars: BarObserver::new(names.clone()),
+        path: dir.file(METRICS_CSV),
+        modality_names: names,
+        error: None,
+    };
+    let checkpoint = dir.file(CHECKPOINT);
+    tracing::info!(
+        "training {:?} fusion on {} samples (val {}, test {}), seed {}",
+        config.model.fusion,
+        train_idx.len(),
+        val_idx.len(),
+        test_idx.len(),
+        config.seed
+    );
+    let outcome = polymodal_train::train(
+        TrainRequest {
+            data,
+            model: &config.model,
+            train: &config.train,
+            augment: &config.augment,
+            train_indices: &train_idx,
+            val_indices: &val_idx,
+            seed: config.seed,
+            checkpoint: &checkpoint,
+        },
+        &mut observer,
+    )?;
+    if let Some(e) = observer.error {
+        return Err(e).context(format!("{}: cannot write", dir.file(METRICS_CSV).display()));
+    }
+    let device = polymodal_nn::backend::inference_device();
+    let preds = predict(
+        &outcome.model,
+        data,
+        &test_idx,
+        config.train.eval_batch_size,
+        &device,
+    );
+    let test = evaluate(data, &preds)?;
+    let metrics = RunMetrics {
+        best_epoch: outcome.best_epoch,
+        epochs_run: outcome.history.len(),
+        class_names: data.class_names.clone(),
+        val: outcome.best_val.clone(),
+        test,
+    };
+    let summary = TrainSummary {
+        metrics,
+        history: outcome.history,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    report::write_train_report(dir, config, data, &summary)?;
+    // Last: its presence (with run.json complete) means the run finished.
+    fsutil::write_json_atomic(&dir.file(METRICS_JSON), &summary.metrics)?;
+    tracing::info!(
+        "test accuracy {:.4} (fused), {} | run directory {}",
+        summary.metrics.test.fused.accuracy,
+        summary
+            .metrics
+            .test
+            .per_modality
+            .iter()
+            .map(|(k, v)| format!("{k} {:.4}", v.accuracy))
+            .collect::<Vec<_>>()
+            .join(", "),
+        dir.path.display()
+    );
+    Ok(summary)
+}
