@@ -3,8 +3,10 @@ use crate::fusion::{Fusion, FusionKind};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use polymodal_core::seed::Rng;
 use polymodal_core::{ModalityKind, ModalitySpec};
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -73,8 +75,28 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// Builds a freshly initialised model for these modalities. Seed the device first
-    /// (`device.seed(s)`) for reproducible weights.
+    /// Builds a model whose initial weights depend only on `seed`.
+    ///
+    /// burn's backend RNG is process-global, so seeding and drawing happen under one lock:
+    /// two models initialised concurrently (tests, parallel simulations) cannot interleave.
+    pub fn init_seeded(
+        &self,
+        specs: &[ModalitySpec],
+        classes: usize,
+        device: &Device,
+        seed: u64,
+    ) -> Result<MultimodalClassifier, NnError> {
+        static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        device.seed(seed);
+        let model = self.init(specs, classes, device)?;
+        // burn initialises parameters lazily, at first use: force it now, under the lock.
+        model.visit(&mut ForceInit);
+        Ok(model)
+    }
+
+    /// Builds a freshly initialised model for these modalities (weights from burn's global RNG;
+    /// use [`Self::init_seeded`] for reproducible weights).
     pub fn init(
         &self,
         specs: &[ModalitySpec],
@@ -132,6 +154,14 @@ impl ModelConfig {
     }
 }
 
+struct ForceInit;
+
+impl burn::module::ModuleVisitor for ForceInit {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 /// What every forward pass returns.
 #[derive(Debug, Clone)]
 pub struct ModelOutput {
@@ -169,22 +199,32 @@ impl MultimodalClassifier {
             .collect()
     }
 
-    /// Heads and fusion over given features. `dropout` applies an explicit mask (used both in
-    /// training and for MC-dropout at query time, where burn's own dropout would be a no-op).
+    /// Heads and fusion over given features. With `dropout`, an explicit inverted-dropout mask
+    /// drawn from the given RNG is applied (used in training and for MC-dropout at query time,
+    /// where burn's own dropout would be a no-op); drawing from our RNG rather than burn's
+    /// global one keeps runs reproducible even when several run in one process.
     pub fn head_forward(
         &self,
         features: Vec<Tensor<2>>,
         present: &[Tensor<2>],
-        dropout: bool,
+        dropout: Option<&mut Rng>,
     ) -> ModelOutput {
-        let dropped: Vec<Tensor<2>> = if dropout && self.dropout > 0.0 {
-            let keep = 1.0 - self.dropout;
-            features
-                .iter()
-                .map(|z| z.clone() * z.random_like(Distribution::Bernoulli(keep)) / keep)
-                .collect()
-        } else {
-            features.clone()
+        let dropped: Vec<Tensor<2>> = match dropout {
+            Some(rng) if self.dropout > 0.0 => {
+                let keep = 1.0 - self.dropout;
+                let scale = (1.0 / keep) as f32;
+                features
+                    .iter()
+                    .map(|z| {
+                        let dims = z.dims();
+                        let mask: Vec<f32> = (0..dims[0] * dims[1])
+                            .map(|_| if rng.random_bool(keep) { scale } else { 0.0 })
+                            .collect();
+                        z.clone() * Tensor::from_data(TensorData::new(mask, dims), &z.device())
+                    })
+                    .collect()
+            }
+            _ => features.clone(),
         };
         let per_modality: Vec<Tensor<2>> = dropped
             .iter()
@@ -203,7 +243,7 @@ impl MultimodalClassifier {
         &self,
         inputs: Vec<Tensor<2>>,
         present: Vec<Tensor<2>>,
-        dropout: bool,
+        dropout: Option<&mut Rng>,
     ) -> ModelOutput {
         let features = self.encode(inputs, &present);
         self.head_forward(features, &present, dropout)

@@ -89,8 +89,8 @@ pub fn train_throughput(
     seconds: f64,
 ) -> Result<TrainBench, NnError> {
     let device = polymodal_nn::backend::training_device();
-    device.seed(0);
-    let mut model = Some(model_cfg.init(specs, classes, &device)?);
+    let mut model = Some(model_cfg.init_seeded(specs, classes, &device, 0)?);
+    let mut dropout_rng = polymodal_core::seed::rng(0, "bench-dropout");
     let params = model
         .as_ref()
         .map_or(0, |m| burn::module::Module::num_params(m));
@@ -109,6 +109,7 @@ pub fn train_throughput(
                 &cfg,
                 1e-3,
                 &device,
+                &mut dropout_rng,
             );
             model = Some(m);
         },
@@ -124,7 +125,7 @@ pub fn train_throughput(
         |i| {
             let (inputs, present) =
                 batch_inputs(&infer_batches[i % infer_batches.len()], &infer_device);
-            let out = infer_model.forward(inputs, present, false);
+            let out = infer_model.forward(inputs, present, None);
             let _ = softmax(out.fused, 1).into_data();
             for l in out.per_modality {
                 let _ = softmax(l, 1).into_data();

@@ -35,7 +35,7 @@ pub fn predict(
     for chunk in indices.chunks(batch_size.max(1)) {
         let batch = data.batch(chunk, None);
         let (inputs, present) = batch_inputs(&batch, device);
-        let out = model.forward(inputs, present, false);
+        let out = model.forward(inputs, present, None);
         fused.extend(to_vec(softmax(out.fused, 1)));
         for (acc, logits) in per_modality.iter_mut().zip(out.per_modality) {
             acc.extend(to_vec(softmax(logits, 1)));

@@ -103,12 +103,13 @@ pub fn train_step(
     cfg: &TrainConfig,
     lr: f64,
     device: &Device,
+    dropout_rng: &mut polymodal_core::seed::Rng,
 ) -> (MultimodalClassifier, f32, usize) {
     let w = &cfg.loss_weights;
     let norm = w.fused + w.per_modality * model.num_modalities() as f64;
     let (inputs, present) = batch_inputs(batch, device);
     let targets = labels_tensor(&batch.labels, device);
-    let out = model.forward(inputs, present.clone(), true);
+    let out = model.forward(inputs, present.clone(), Some(dropout_rng));
     let ones = Tensor::<1>::ones([batch.labels.len()], device);
     let mut loss = masked_ce(out.fused.clone(), targets.clone(), ones) * (w.fused / norm);
     for (logits, p) in out.per_modality.iter().zip(&present) {
@@ -153,9 +154,14 @@ pub fn train(
 
     let device = polymodal_nn::backend::training_device();
     let eval_device = polymodal_nn::backend::inference_device();
-    device.seed(polymodal_core::seed::derive(seed, "init"));
     let specs = data.specs();
-    let mut model = model_cfg.init(&specs, data.num_classes(), &device)?;
+    let mut model = model_cfg.init_seeded(
+        &specs,
+        data.num_classes(),
+        &device,
+        polymodal_core::seed::derive(seed, "init"),
+    )?;
+    let mut dropout_rng = polymodal_core::seed::rng(seed, "dropout");
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)
         .init();
@@ -181,7 +187,15 @@ pub fn train(
             lr = cfg.lr_at(step, warmup, total_steps);
             let aug_seed = polymodal_core::seed::derive(seed, &format!("augment/{epoch}/{b}"));
             let batch = data.batch(chunk, Some((augment, aug_seed)));
-            let (next, loss_value, hits) = train_step(model, &mut optim, &batch, cfg, lr, &device);
+            let (next, loss_value, hits) = train_step(
+                model,
+                &mut optim,
+                &batch,
+                cfg,
+                lr,
+                &device,
+                &mut dropout_rng,
+            );
             model = next;
             if !loss_value.is_finite() {
                 let ids: Vec<String> = chunk.iter().map(|&i| data.ids[i].to_string()).collect();

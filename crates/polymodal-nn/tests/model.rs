@@ -1,0 +1,150 @@
+//! Shapes, masking and save → load round trips for every fusion.
+
+use burn::tensor::{Distribution, Tensor, TensorData};
+use polymodal_core::{ModalityKind, ModalitySpec};
+use polymodal_nn::fusion::FusionKind;
+use polymodal_nn::ModelConfig;
+
+const FUSIONS: [FusionKind; 4] = [
+    FusionKind::Concat,
+    FusionKind::Sum,
+    FusionKind::Gated,
+    FusionKind::Late,
+];
+
+fn specs() -> Vec<ModalitySpec> {
+    vec![
+        ModalitySpec {
+            name: "image".into(),
+            kind: ModalityKind::Image,
+            shape: vec![1, 8, 8],
+        },
+        ModalitySpec {
+            name: "vec".into(),
+            kind: ModalityKind::Vector,
+            shape: vec![5],
+        },
+    ]
+}
+
+fn cfg(fusion: FusionKind) -> ModelConfig {
+    ModelConfig {
+        fusion,
+        feature_dim: 6,
+        fusion_dim: 7,
+        conv_channels: [2, 3],
+        mlp_hidden: 4,
+        dropout: 0.3,
+    }
+}
+
+fn inputs(b: usize) -> Vec<Tensor<2>> {
+    let d = polymodal_nn::backend::inference_device();
+    vec![
+        Tensor::random([b, 64], Distribution::Normal(0.0, 1.0), &d),
+        Tensor::random([b, 5], Distribution::Normal(0.0, 1.0), &d),
+    ]
+}
+
+fn mask(values: &[f32]) -> Tensor<2> {
+    let d = polymodal_nn::backend::inference_device();
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len(), 1]), &d)
+}
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
+}
+
+#[test]
+fn every_fusion_exposes_fused_and_per_modality_outputs() {
+    let d = polymodal_nn::backend::inference_device();
+    for fusion in FUSIONS {
+        let model = cfg(fusion).init(&specs(), 3, &d).unwrap();
+        let out = model.forward(inputs(4), vec![mask(&[1.0; 4]), mask(&[1.0; 4])], None);
+        assert_eq!(out.fused.dims(), [4, 3], "{fusion:?}");
+        assert_eq!(out.per_modality.len(), 2);
+        assert_eq!(out.per_modality[1].dims(), [4, 3]);
+        assert_eq!(out.features[0].dims(), [4, 6]);
+    }
+}
+
+#[test]
+fn missing_modality_is_zeroed_at_the_fusion_input() {
+    let d = polymodal_nn::backend::inference_device();
+    for fusion in FUSIONS {
+        let model = cfg(fusion).init(&specs(), 3, &d).unwrap();
+        let x = inputs(2);
+        let mut other = x.clone();
+        other[1] = Tensor::random([2, 5], Distribution::Normal(5.0, 1.0), &d);
+        let present = vec![mask(&[1.0, 1.0]), mask(&[0.0, 0.0])];
+        let a = model.forward(x, present.clone(), None);
+        let b = model.forward(other, present, None);
+        // With modality 1 absent its values must not matter.
+        assert_eq!(values(a.fused), values(b.fused), "{fusion:?}");
+        assert!(values(a.features[1].clone()).iter().all(|&v| v == 0.0));
+    }
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs() {
+    let d = polymodal_nn::backend::inference_device();
+    let dir = tempfile::tempdir().unwrap();
+    for fusion in FUSIONS {
+        let model = cfg(fusion).init_seeded(&specs(), 3, &d, 7).unwrap();
+        let path = dir.path().join(format!("{fusion:?}.safetensors"));
+        model.save_safetensors(&path).unwrap();
+        let fresh = cfg(fusion).init_seeded(&specs(), 3, &d, 99).unwrap();
+        let x = inputs(3);
+        let present = vec![mask(&[1.0; 3]), mask(&[1.0, 0.0, 1.0])];
+        let before = values(fresh.forward(x.clone(), present.clone(), None).fused);
+        let loaded = fresh.load_safetensors(&path).unwrap();
+        let original = values(model.forward(x.clone(), present.clone(), None).fused);
+        let after = values(loaded.forward(x, present, None).fused);
+        assert_eq!(original, after, "{fusion:?}");
+        assert_ne!(
+            before, after,
+            "{fusion:?}: a fresh model should differ before loading"
+        );
+    }
+}
+
+#[test]
+fn loading_a_missing_or_mismatched_checkpoint_fails_clearly() {
+    let d = polymodal_nn::backend::inference_device();
+    let model = cfg(FusionKind::Concat).init(&specs(), 3, &d).unwrap();
+    let e = model
+        .load_safetensors(std::path::Path::new("/nope.safetensors"))
+        .unwrap_err();
+    assert!(e.to_string().contains("/nope.safetensors") && e.to_string().contains("not found"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.safetensors");
+    cfg(FusionKind::Late)
+        .init(&specs(), 3, &d)
+        .unwrap()
+        .save_safetensors(&path)
+        .unwrap();
+    let concat = cfg(FusionKind::Concat).init(&specs(), 3, &d).unwrap();
+    assert!(
+        concat.load_safetensors(&path).is_err(),
+        "late has no fusion head to load"
+    );
+}
+
+#[test]
+fn unsupported_modalities_and_bad_configs_are_errors() {
+    let d = polymodal_nn::backend::inference_device();
+    let text = vec![ModalitySpec {
+        name: "caption".into(),
+        kind: ModalityKind::Text,
+        shape: vec![16],
+    }];
+    let e = cfg(FusionKind::Concat).init(&text, 3, &d).unwrap_err();
+    assert!(e.to_string().contains("caption"), "{e}");
+    let mut bad = cfg(FusionKind::Concat);
+    bad.dropout = 1.0;
+    assert!(bad
+        .init(&specs(), 3, &d)
+        .unwrap_err()
+        .to_string()
+        .contains("dropout"));
+}
