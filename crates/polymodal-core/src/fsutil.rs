@@ -25,7 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CoreError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CoreError::Json {
         path: path.to_path_buf(),
-        source: e,
+        err: e,
     })?;
     write_atomic(path, format!("{text}\n").as_bytes())
 }
@@ -35,7 +35,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CoreE
     let text = std::fs::read_to_string(path).map_err(|e| CoreError::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| CoreError::Json {
         path: path.to_path_buf(),
-        source: e,
+        err: e,
     })
 }
 

@@ -110,13 +110,14 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
 /// repository polymodal was built from.
 pub fn resolve_data_path(config: &mut RunConfig) -> Result<()> {
     let p = config.data.path.clone();
-    if p.is_absolute() {
-        return Ok(());
-    }
-    let candidates = [
-        std::env::current_dir()?.join(&p),
-        PathBuf::from(REPO_ROOT).join(&p),
-    ];
+    let candidates = if p.is_absolute() {
+        vec![p.clone()]
+    } else {
+        vec![
+            std::env::current_dir()?.join(&p),
+            PathBuf::from(REPO_ROOT).join(&p),
+        ]
+    };
     let found = candidates
         .iter()
         .find(|c| c.join(polymodal_data::avdigits::STORE_FILE).exists())
