@@ -80,10 +80,10 @@ impl ClassificationMetrics {
         let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
         let mut recalls = Vec::new();
         let mut f1s = Vec::new();
-        for c in 0..classes {
-            let support: u64 = confusion[c].iter().sum();
-            let predicted: u64 = (0..classes).map(|t| confusion[t][c]).sum();
-            let tp = confusion[c][c] as f64;
+        for (c, row) in confusion.iter().enumerate() {
+            let support: u64 = row.iter().sum();
+            let predicted: u64 = confusion.iter().map(|r| r[c]).sum();
+            let tp = row[c] as f64;
             if support > 0 {
                 recalls.push(tp / support as f64);
             }

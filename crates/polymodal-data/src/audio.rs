@@ -55,7 +55,7 @@ pub fn noise<R: Rng>(kind: NoiseKind, n: usize, rng: &mut R) -> Vec<f32> {
                 let w = standard_normal(rng);
                 b[0] = 0.99886 * b[0] + w * 0.0555179;
                 b[1] = 0.99332 * b[1] + w * 0.0750759;
-                b[2] = 0.96900 * b[2] + w * 0.1538520;
+                b[2] = 0.96900 * b[2] + w * 0.153_852;
                 b[3] = 0.86650 * b[3] + w * 0.3104856;
                 b[4] = 0.55000 * b[4] + w * 0.5329522;
                 b[5] = -0.7616 * b[5] - w * 0.0168980;
@@ -237,7 +237,7 @@ mod tests {
                 "{x} -> {back}"
             );
         }
-        assert_eq!(mulaw_decode(mulaw_encode(0.0)).abs() < 0.002, true);
+        assert!(mulaw_decode(mulaw_encode(0.0)).abs() < 0.002);
     }
 
     #[test]

@@ -91,9 +91,7 @@ pub fn train_throughput(
     let device = polymodal_nn::backend::training_device();
     let mut model = Some(model_cfg.init_seeded(specs, classes, &device, 0)?);
     let mut dropout_rng = polymodal_core::seed::rng(0, "bench-dropout");
-    let params = model
-        .as_ref()
-        .map_or(0, |m| burn::module::Module::num_params(m));
+    let params = model.as_ref().map_or(0, burn::module::Module::num_params);
     let cfg = TrainConfig::default();
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)
