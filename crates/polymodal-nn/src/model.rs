@@ -188,6 +188,12 @@ impl MultimodalClassifier {
         self.encoders.len()
     }
 
+    /// Width of each modality's penultimate feature (the input of its head).
+    pub fn feature_dims(&self) -> Vec<usize> {
+        // burn's Linear weight is [in, out].
+        self.heads.iter().map(|h| h.weight.dims()[0]).collect()
+    }
+
     /// Per-modality features, zeroed where the modality is missing.
     /// inputs: per modality `[batch, numel]`; present: per modality `[batch, 1]`.
     pub fn encode(&self, inputs: Vec<Tensor<2>>, present: &[Tensor<2>]) -> Vec<Tensor<2>> {

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod config;
 pub mod eval;
+pub mod probe;
 pub mod tensors;
 pub mod trainer;
 

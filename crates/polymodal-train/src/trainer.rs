@@ -83,6 +83,8 @@ pub struct TrainRequest<'a> {
     pub seed: u64,
     /// Where the best weights are written (safetensors).
     pub checkpoint: &'a Path,
+    /// Start from these weights instead of a fresh initialisation (fine-tuning).
+    pub init_from: Option<&'a Path>,
 }
 
 fn masked_ce(logits: Tensor<2>, targets: Tensor<1, Int>, mask: Tensor<1>) -> Tensor<1> {
@@ -141,6 +143,7 @@ pub fn train(
         val_indices,
         seed,
         checkpoint,
+        init_from,
     } = req;
     cfg.validate().map_err(TrainError::Config)?;
     if train_indices.is_empty() {
@@ -161,6 +164,9 @@ pub fn train(
         &device,
         polymodal_core::seed::derive(seed, "init"),
     )?;
+    if let Some(path) = init_from {
+        model = model.load_safetensors(path)?;
+    }
     let mut dropout_rng = polymodal_core::seed::rng(seed, "dropout");
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)

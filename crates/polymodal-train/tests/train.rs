@@ -80,6 +80,7 @@ fn run(data: &Dataset, seed: u64, dir: &std::path::Path) -> polymodal_train::Tra
             val_indices: &val_idx,
             seed,
             checkpoint: &dir.join("model.safetensors"),
+            init_from: None,
         },
         &mut Silent,
     )
@@ -149,6 +150,7 @@ fn empty_or_unlabelled_training_sets_are_errors() {
                 val_indices: &val,
                 seed: 0,
                 checkpoint: &dir.path().join("m.safetensors"),
+                init_from: None,
             },
             &mut Silent,
         )

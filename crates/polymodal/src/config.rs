@@ -41,20 +41,7 @@ impl Default for RunConfig {
 
 /// Parses TOML `text` (named `origin` in errors), applies `key=value` overrides, validates.
 pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<RunConfig> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        anyhow!("{origin}: malformed TOML: {}", one_line(&e.to_string()))
-    })?;
-    for item in overrides {
-        apply_override(&mut table, item).with_context(|| format!("--set {item}"))?;
-    }
-    let value = toml::Value::Table(table);
-    let config: RunConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-        let key = e.path().to_string();
-        anyhow!(
-            "{origin}: key `{key}`: {}",
-            one_line(&e.inner().to_string())
-        )
-    })?;
+    let config: RunConfig = parse_as(text, origin, overrides)?;
     config
         .model
         .validate()
@@ -64,6 +51,28 @@ pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<RunConfig
         .validate()
         .map_err(|e| anyhow!("{origin}: {e}"))?;
     Ok(config)
+}
+
+/// Parses TOML into any config type, naming the file and dotted key on errors.
+pub fn parse_as<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    overrides: &[String],
+) -> Result<T> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        anyhow!("{origin}: malformed TOML: {}", one_line(&e.to_string()))
+    })?;
+    for item in overrides {
+        apply_override(&mut table, item).with_context(|| format!("--set {item}"))?;
+    }
+    let value = toml::Value::Table(table);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().to_string();
+        anyhow!(
+            "{origin}: key `{key}`: {}",
+            one_line(&e.inner().to_string())
+        )
+    })
 }
 
 /// Reads and parses a config file.
@@ -109,7 +118,11 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
 /// Makes the data path absolute: as given if it exists from here, else relative to the
 /// repository polymodal was built from.
 pub fn resolve_data_path(config: &mut RunConfig) -> Result<()> {
-    let p = config.data.path.clone();
+    resolve_avdigits_path(&mut config.data)
+}
+
+pub fn resolve_avdigits_path(data: &mut polymodal_data::AvDigitsConfig) -> Result<()> {
+    let p = data.path.clone();
     let candidates = if p.is_absolute() {
         vec![p.clone()]
     } else {
@@ -129,7 +142,7 @@ pub fn resolve_data_path(config: &mut RunConfig) -> Result<()> {
                 Path::new(REPO_ROOT).display()
             )
         })?;
-    config.data.path = found.canonicalize()?;
+    data.path = found.canonicalize()?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod config;
 mod progress;
 mod report;
 mod rundir;
+mod simulate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -35,6 +36,17 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Active-learning simulation: strategies x seeds x rounds with hidden labels. Rerun the
+    /// same command to resume an interrupted simulation.
+    Simulate {
+        /// TOML config (see configs/al-avdigits.toml).
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// Reload a run's checkpoint and recompute its test metrics.
     Eval {
         #[arg(long)]
@@ -48,9 +60,12 @@ enum Command {
         /// Output directory (default: runs/demo-<unix time>).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Override a key of the built-in default config.
+        /// Override a key of the built-in default training config.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Only train the fused model; skip the quick active-learning simulation.
+        #[arg(long)]
+        no_simulation: bool,
     },
     /// Benchmarks of the hot paths (JSON on stdout).
     Bench {
@@ -88,6 +103,19 @@ fn main() {
     }
 }
 
+fn print_aubc(summary: &simulate::outputs::Summary) {
+    println!("area under the budget curve (fused test accuracy), mean ± std over seeds:");
+    for ((name, mean, std, seeds), (_, finals)) in
+        summary.aubc.iter().zip(&summary.final_modality_accuracy)
+    {
+        let finals: Vec<String> = finals.iter().map(|a| format!("{a:.4}")).collect();
+        println!(
+            "  {name:<16} {mean:.4} ± {std:.4} ({seeds} seeds; final per-modality accuracy {})",
+            finals.join(" / ")
+        );
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train {
@@ -97,6 +125,16 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let cfg = config::load(&config, &overrides)?;
             commands::train::run(cfg, &out)?;
+        }
+        Command::Simulate {
+            config,
+            out,
+            overrides,
+        } => {
+            let cfg = simulate::config::load(&config, &overrides)?;
+            let summary = simulate::run(cfg, &out)?;
+            print_aubc(&summary);
+            println!("report: {}", out.join("report.md").display());
         }
         Command::Eval { run, json } => {
             let outcome = commands::eval::run(&run)?;
@@ -119,9 +157,13 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Demo { out, overrides } => {
+        Command::Demo {
+            out,
+            overrides,
+            no_simulation,
+        } => {
             let out = out.unwrap_or_else(commands::demo::default_out);
-            commands::demo::run(&out, &overrides)?;
+            commands::demo::run(&out, &overrides, no_simulation)?;
         }
         Command::Bench { what } => match what {
             BenchCommand::Train {

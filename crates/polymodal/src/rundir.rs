@@ -105,6 +105,30 @@ impl RunDir {
         self.write_manifest()
     }
 
+    /// Reopens an unfinished (interrupted or failed) run to resume it; the dataset must be the
+    /// one it started with.
+    pub fn reopen(path: &Path, dataset_fingerprint: &str) -> Result<Self> {
+        let mut manifest: RunManifest = fsutil::read_json(&path.join(MANIFEST_FILE))?;
+        if manifest.dataset_fingerprint != dataset_fingerprint {
+            bail!(
+                "{}: was started on dataset {}, now {}: the data or its settings changed",
+                path.display(),
+                manifest.dataset_fingerprint,
+                dataset_fingerprint
+            );
+        }
+        manifest.status = RunStatus::Running;
+        manifest.error = None;
+        manifest.finished_at = None;
+        manifest.git_hash = git_hash();
+        let dir = Self {
+            path: path.to_path_buf(),
+            manifest,
+        };
+        dir.write_manifest()?;
+        Ok(dir)
+    }
+
     /// Opens a finished run; refuses one that is still running, failed or was interrupted.
     pub fn open_complete(path: &Path) -> Result<Self> {
         let manifest_path = path.join(MANIFEST_FILE);

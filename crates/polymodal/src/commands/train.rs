@@ -39,8 +39,12 @@ pub struct TrainSummary {
 /// Loads the dataset the config names (resolving its path).
 pub fn load_dataset(config: &mut RunConfig) -> Result<Dataset> {
     config::resolve_data_path(config)?;
+    load_avdigits(&config.data)
+}
+
+pub fn load_avdigits(cfg: &polymodal_data::AvDigitsConfig) -> Result<Dataset> {
     let t = Instant::now();
-    let data = config.data.load()?;
+    let data = cfg.load()?;
     tracing::info!(
         "loaded {} ({} samples, {} classes, modalities: {}) in {:.1}s",
         data.name,
@@ -168,6 +172,7 @@ fn train_into(config: &RunConfig, data: &Dataset, dir: &RunDir) -> Result<TrainS
             val_indices: &val_idx,
             seed: config.seed,
             checkpoint: &checkpoint,
+            init_from: None,
         },
         &mut observer,
     )?;
