@@ -76,6 +76,25 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Selection time, peak memory and k-means++ bandwidth of one strategy on a synthetic pool.
+    Selection {
+        #[arg(long, default_value = "bmmal")]
+        strategy: String,
+        #[arg(long, default_value_t = 100_000)]
+        pool: usize,
+        #[arg(long, default_value_t = 101)]
+        classes: usize,
+        /// Feature width of each modality, comma separated.
+        #[arg(long, default_value = "768,2048")]
+        dims: String,
+        #[arg(long, default_value_t = 1000)]
+        budget: usize,
+        /// Labelled samples (the initial centres of core-set).
+        #[arg(long, default_value_t = 1000)]
+        labelled: usize,
+        #[arg(long, default_value_t = 1000)]
+        seed: u64,
+    },
     /// Training and inference throughput of the default fused model (AV-Digits shapes).
     Train {
         #[arg(long, default_value_t = 64)]
@@ -166,6 +185,17 @@ fn run(cli: Cli) -> Result<()> {
             commands::demo::run(&out, &overrides, no_simulation)?;
         }
         Command::Bench { what } => match what {
+            BenchCommand::Selection {
+                strategy,
+                pool,
+                classes,
+                dims,
+                budget,
+                labelled,
+                seed,
+            } => {
+                commands::bench::selection(&strategy, pool, classes, &dims, budget, labelled, seed)?
+            }
             BenchCommand::Train {
                 batch,
                 runs,

@@ -1,20 +1,10 @@
 //! End-to-end checks of the `polymodal` binary on the built-in data (tiny runs).
 
+mod common;
+
+use common::{polymodal, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn polymodal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_polymodal"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 const TINY: [&str; 6] = [
     "--set",
