@@ -15,6 +15,19 @@ pub const REPORT: &str = "report.md";
 pub const CONFUSION_SVG: &str = "confusion.svg";
 pub const CURVES_SVG: &str = "curves.svg";
 
+/// Registers the bundled font under "sans-serif". Text is measured with it in SVG and drawn with
+/// it in PNG; shipping the font keeps pictures identical on every machine.
+pub fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/DejaVuSans.ttf"),
+        );
+    });
+}
+
 fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plotting failed: {e:?}")
 }
@@ -30,6 +43,7 @@ pub fn confusion_svg(
     let cell = 44i32;
     let (left, top) = (90i32, 60i32);
     let size = (left + cell * c as i32 + 20, top + cell * c as i32 + 40);
+    register_font();
     let mut svg = String::new();
     {
         let root =
@@ -103,6 +117,7 @@ pub fn confusion_svg(
 
 /// Validation accuracy (fused and per modality) against epoch.
 pub fn curves_svg(path: &Path, summary: &TrainSummary, names: &[String]) -> Result<()> {
+    register_font();
     let h = &summary.history;
     let mut svg = String::new();
     {

@@ -181,21 +181,9 @@ where
     Ok(())
 }
 
-fn register_font() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // PNG text needs a font file; shipping one keeps the output identical on every machine.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            include_bytes!("../../assets/DejaVuSans.ttf"),
-        );
-    });
-}
-
 /// Writes `<name>.svg` and `<name>.png` with the given panels side by side.
 fn write_figure(out: &Path, name: &str, panels: &[Panel], cfg: &SimConfig) -> Result<()> {
-    register_font();
+    crate::report::register_font();
     let size = (520 * panels.len() as u32, 420);
     let mut svg = String::new();
     figure(
@@ -318,7 +306,7 @@ pub fn write_all(
     let act = &cfg.active;
     writeln!(
         md,
-        "{} strategies x {} seeds ({:?}); {} random labels at round 0 (shared by all strategies of a seed), then {} rounds of {} ({} labels at the end); models retrained {:?} each round; {} epochs max per round. Total time {:.0} s.\n",
+        "{} strategies x {} seeds ({:?}); {} random labels at round 0 (shared by all strategies of a seed), then {} rounds of {} ({} labels at the end); models retrained ({}) each round; {} epochs max per round. Total time {:.0} s.\n",
         act.strategies.len(),
         act.seeds.len(),
         act.seeds,
@@ -326,7 +314,10 @@ pub fn write_all(
         act.rounds,
         act.per_round,
         act.initial + act.rounds * act.per_round,
-        act.retrain,
+        match act.retrain {
+            super::config::Retrain::Scratch => "from scratch",
+            super::config::Retrain::Finetune => "fine-tuned from the previous round",
+        },
         cfg.train.epochs,
         seconds
     )?;
