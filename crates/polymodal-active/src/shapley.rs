@@ -52,6 +52,16 @@ fn weight(s: usize, m: usize) -> f64 {
     fact(s) * fact(m - s - 1) / fact(m)
 }
 
+/// `(coalition bitmask without player m, Shapley weight)` pairs in a fixed order, so the sums
+/// over them are deterministic.
+fn coalitions_without(m: usize, modalities: usize) -> Vec<(usize, f32)> {
+    let bit = 1usize << m;
+    (0..1usize << modalities)
+        .filter(|s| s & bit == 0)
+        .map(|s| (s, weight(s.count_ones() as usize, modalities) as f32))
+        .collect()
+}
+
 /// Exact Shapley value of each modality per sample and class.
 ///
 /// `subset_probs`: `2^M x [n, C]`, index = bitmask of kept modalities (entry 0 = all dropped,
@@ -65,15 +75,10 @@ pub fn shapley_values(
     classes: usize,
 ) -> Result<Vec<Vec<f32>>, ActiveError> {
     check::subset_probs(subset_probs, modalities, n, classes)?;
-    let full = (1usize << modalities) - 1;
     let out = (0..modalities)
         .map(|m| {
             let bit = 1usize << m;
-            // (coalition without m, weight) pairs, fixed order so sums are deterministic
-            let terms: Vec<(usize, f32)> = (0..=full)
-                .filter(|s| s & bit == 0)
-                .map(|s| (s, weight(s.count_ones() as usize, modalities) as f32))
-                .collect();
+            let terms = coalitions_without(m, modalities);
             let mut phi = vec![0f32; n * classes];
             phi.par_iter_mut().enumerate().for_each(|(k, out)| {
                 *out = terms
@@ -98,14 +103,10 @@ pub fn shapley_values_at(
 ) -> Result<Vec<Vec<f32>>, ActiveError> {
     check::subset_probs(subset_probs, modalities, n, classes)?;
     check_classes(class_of_sample, n, classes)?;
-    let full = (1usize << modalities) - 1;
     let out = (0..modalities)
         .map(|m| {
             let bit = 1usize << m;
-            let terms: Vec<(usize, f32)> = (0..=full)
-                .filter(|s| s & bit == 0)
-                .map(|s| (s, weight(s.count_ones() as usize, modalities) as f32))
-                .collect();
+            let terms = coalitions_without(m, modalities);
             class_of_sample
                 .par_iter()
                 .enumerate()

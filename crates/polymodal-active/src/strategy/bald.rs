@@ -1,7 +1,5 @@
-use super::{select_by_score, Strategy};
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
-use polymodal_core::seed::Rng;
 
 /// BALD with MC dropout (methods.md §4.3): top mutual information
 /// `MI = H(mean_t p_t) - mean_t H(p_t)` over `passes` stochastic fused passes.
@@ -34,19 +32,4 @@ impl Bald {
     }
 }
 
-impl Strategy for Bald {
-    fn name(&self) -> &'static str {
-        "bald"
-    }
-
-    fn select(
-        &self,
-        ctx: &mut dyn SelectionContext,
-        budget: usize,
-        _rng: &mut Rng,
-    ) -> Result<Vec<usize>, ActiveError> {
-        select_by_score(ctx, budget, "BALD mutual information", |ctx| {
-            self.score(ctx)
-        })
-    }
-}
+score_strategy!(Bald, "bald", "BALD mutual information");

@@ -1,7 +1,6 @@
-use super::{fused_probs, select_by_score, Strategy};
+use super::fused_probs;
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
-use polymodal_core::seed::Rng;
 
 /// Maximum entropy `H(p) = -Σ_c p_c ln p_c` of the fused softmax (methods.md §4.1).
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,17 +14,4 @@ impl Entropy {
     }
 }
 
-impl Strategy for Entropy {
-    fn name(&self) -> &'static str {
-        "entropy"
-    }
-
-    fn select(
-        &self,
-        ctx: &mut dyn SelectionContext,
-        budget: usize,
-        _rng: &mut Rng,
-    ) -> Result<Vec<usize>, ActiveError> {
-        select_by_score(ctx, budget, "entropy score", |ctx| self.score(ctx))
-    }
-}
+score_strategy!(Entropy, "entropy", "entropy score");

@@ -1,7 +1,6 @@
-use super::{fused_probs, select_by_score, Strategy};
+use super::fused_probs;
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
-use polymodal_core::seed::Rng;
 
 /// Least confidence: smallest `max_c p_c` of the fused softmax (methods.md §4.1).
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,17 +14,8 @@ impl LeastConfidence {
     }
 }
 
-impl Strategy for LeastConfidence {
-    fn name(&self) -> &'static str {
-        "least_confidence"
-    }
-
-    fn select(
-        &self,
-        ctx: &mut dyn SelectionContext,
-        budget: usize,
-        _rng: &mut Rng,
-    ) -> Result<Vec<usize>, ActiveError> {
-        select_by_score(ctx, budget, "least-confidence score", |ctx| self.score(ctx))
-    }
-}
+score_strategy!(
+    LeastConfidence,
+    "least_confidence",
+    "least-confidence score"
+);

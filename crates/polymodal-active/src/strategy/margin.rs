@@ -1,7 +1,6 @@
-use super::{fused_probs, select_by_score, Strategy};
+use super::fused_probs;
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
-use polymodal_core::seed::Rng;
 
 /// Smallest margin `p(1) - p(2)` between the two most probable classes of the fused softmax
 /// (methods.md §4.1).
@@ -16,17 +15,4 @@ impl Margin {
     }
 }
 
-impl Strategy for Margin {
-    fn name(&self) -> &'static str {
-        "margin"
-    }
-
-    fn select(
-        &self,
-        ctx: &mut dyn SelectionContext,
-        budget: usize,
-        _rng: &mut Rng,
-    ) -> Result<Vec<usize>, ActiveError> {
-        select_by_score(ctx, budget, "margin score", |ctx| self.score(ctx))
-    }
-}
+score_strategy!(Margin, "margin", "margin score");

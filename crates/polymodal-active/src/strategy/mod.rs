@@ -5,6 +5,28 @@
 //! [`ActiveError::BudgetTooLarge`]; `budget == 0` returns nothing and `budget == pool` returns the
 //! whole pool (in pool order), both without reading any array.
 
+/// Implements [`Strategy`] for a score-only strategy: one with an inherent
+/// `score(&self, ctx) -> Result<Vec<f32>, ActiveError>` (higher = selected first). Selection is
+/// then the shared top-k of [`select_by_score`].
+macro_rules! score_strategy {
+    ($ty:ty, $name:literal, $what:literal) => {
+        impl $crate::strategy::Strategy for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn select(
+                &self,
+                ctx: &mut dyn $crate::SelectionContext,
+                budget: usize,
+                _rng: &mut polymodal_core::seed::Rng,
+            ) -> Result<Vec<usize>, $crate::ActiveError> {
+                $crate::strategy::select_by_score(ctx, budget, $what, |ctx| self.score(ctx))
+            }
+        }
+    };
+}
+
 mod badge;
 mod bald;
 mod bmmal;

@@ -187,9 +187,10 @@ impl Sim<'_> {
         let m = model.num_modalities();
         let c = self.data.num_classes();
         let n = self.test.len();
-        let phi = shapley::shapley_values(&subsets, m, n, c)?;
         let labels = self.data.labels_of(&self.test)?;
-        let contrib = shapley::contributions_at(&phi, n, c, &labels)?;
+        // Shapley values at the true class only: no `M x [n, C]` intermediate.
+        let phi_at = shapley::shapley_values_at(&subsets, m, n, c, &labels)?;
+        let contrib = shapley::normalise_contributions(&phi_at);
         Ok(contrib
             .iter()
             .map(|v| v.iter().map(|&x| x as f64).sum::<f64>() / n.max(1) as f64)
