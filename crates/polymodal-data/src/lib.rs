@@ -14,6 +14,10 @@ pub mod augment;
 pub mod avdigits;
 pub mod dataset;
 pub mod error;
+pub mod import;
+pub mod split;
+pub mod store;
+pub mod text;
 
 pub use augment::AugmentConfig;
 pub use avdigits::{AudioDegradation, AvDigitsConfig, ImageDegradation};

@@ -1,0 +1,514 @@
+//! `polymodal data import`: a manifest (CSV or JSONL) of image, audio, text and feature files
+//! becomes a compact dataset directory ([`crate::store`]) with a data card.
+//!
+//! Every bad row is reported with its line, id and reason. Without `skip_bad` one bad row fails
+//! the import and nothing is written; with it, bad rows are skipped and listed in the card. The
+//! directory is assembled under a temporary name and renamed into place only when complete, so
+//! a crash never leaves a dataset that loads.
+
+pub mod decode;
+pub mod example;
+pub mod manifest;
+pub mod schema;
+
+use crate::store::{self, StoreMeta, StoredModality};
+use polymodal_core::{ModalityKind, ModalitySpec, Split};
+use rayon::prelude::*;
+use schema::{ModalitySchema, Schema};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// A manifest row that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadRow {
+    pub line: usize,
+    pub id: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = if self.id.is_empty() { "?" } else { &self.id };
+        write!(f, "line {}, id `{}`: {}", self.line, id, self.reason)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error("{} bad row(s) in {path}; fix them or pass --skip-bad to import the rest:\n{}", rows.len(), list_rows(rows))]
+    BadRows { path: PathBuf, rows: Vec<BadRow> },
+    #[error("{path}: no row could be imported:\n{}", list_rows(rows))]
+    Empty { path: PathBuf, rows: Vec<BadRow> },
+    #[error("{0}: already exists; remove it or choose another --out")]
+    OutputExists(PathBuf),
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
+    #[error(transparent)]
+    Data(#[from] crate::DataError),
+}
+
+fn list_rows(rows: &[BadRow]) -> String {
+    const SHOWN: usize = 20;
+    let mut s: Vec<String> = rows.iter().take(SHOWN).map(|r| format!("  {r}")).collect();
+    if rows.len() > SHOWN {
+        s.push(format!("  ... and {} more", rows.len() - SHOWN));
+    }
+    s.join("\n")
+}
+
+pub struct ImportOptions<'a> {
+    pub manifest: &'a Path,
+    /// `None`: inferred from the manifest.
+    pub schema: Option<Schema>,
+    pub out: &'a Path,
+    pub skip_bad: bool,
+    /// Called with (rows done, rows total) while files are decoded.
+    pub progress: &'a (dyn Fn(usize, usize) + Sync),
+}
+
+#[derive(Debug)]
+pub struct ImportReport {
+    pub out: PathBuf,
+    pub samples: usize,
+    pub skipped: Vec<BadRow>,
+    pub schema: Schema,
+}
+
+/// One decoded cell.
+enum Value {
+    Bytes(Vec<u8>),
+    Floats(Vec<f32>),
+    Text(String),
+}
+
+pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
+    let manifest_path = opts.manifest;
+    let mfail = |reason: String| ImportError::Manifest {
+        path: manifest_path.to_path_buf(),
+        reason,
+    };
+    if opts.out.exists() {
+        return Err(ImportError::OutputExists(opts.out.to_path_buf()));
+    }
+    let format = manifest::Format::from_path(manifest_path)
+        .ok_or_else(|| mfail("unknown manifest format; use a .csv or .jsonl file".into()))?;
+    let text = std::fs::read_to_string(manifest_path).map_err(|e| mfail(e.to_string()))?;
+    let root = manifest_path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .map_err(|e| mfail(format!("cannot resolve the manifest's folder: {e}")))?;
+    let parsed = manifest::parse(&text, format).map_err(mfail)?;
+    let mut schema = match opts.schema {
+        Some(s) => s,
+        None => Schema::infer(&parsed).map_err(ImportError::Schema)?,
+    };
+    schema
+        .validate(&parsed.columns)
+        .map_err(ImportError::Schema)?;
+
+    let mut bad: Vec<BadRow> = parsed.malformed.clone();
+    let rows = check_rows(&parsed.rows, &schema, &mut bad);
+    resolve_channels(&mut schema, &root, &rows);
+
+    // Decode every file in parallel; each cell's outcome depends only on that cell.
+    let audio: Vec<Option<decode::AudioFrontEnd>> = schema
+        .modalities
+        .iter()
+        .map(|m| (m.kind == ModalityKind::Audio).then(|| decode::AudioFrontEnd::new(m)))
+        .collect();
+    let features = decode::FeatureFiles::default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = rows.len();
+    let decoded: Vec<Result<Vec<Option<Value>>, String>> = rows
+        .par_iter()
+        .map(|row| {
+            let out = schema
+                .modalities
+                .iter()
+                .zip(&audio)
+                .map(|(m, fe)| {
+                    let Some(cell) = row.get(m.column()) else {
+                        return Ok(None);
+                    };
+                    decode_cell(m, fe.as_ref(), &features, &root, cell)
+                        .map(Some)
+                        .map_err(|e| format!("{}: {e}", m.name))
+                })
+                .collect::<Result<Vec<_>, String>>();
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            (opts.progress)(n, total);
+            out
+        })
+        .collect();
+
+    let mut kept: Vec<(&manifest::Row, Vec<Option<Value>>)> = Vec::new();
+    for (row, res) in rows.iter().zip(decoded) {
+        match res {
+            Ok(values) => kept.push((row, values)),
+            Err(reason) => bad.push(BadRow {
+                line: row.line,
+                id: row.get(&schema.id_column).unwrap_or("").to_string(),
+                reason,
+            }),
+        }
+    }
+    check_vector_dims(&mut schema, &mut kept, &mut bad);
+    bad.sort_by_key(|b| b.line);
+    if !bad.is_empty() && !opts.skip_bad {
+        return Err(ImportError::BadRows {
+            path: manifest_path.to_path_buf(),
+            rows: bad,
+        });
+    }
+    if kept.is_empty() {
+        return Err(ImportError::Empty {
+            path: manifest_path.to_path_buf(),
+            rows: bad,
+        });
+    }
+
+    let meta_and_data = assemble(&schema, &kept, manifest_path, bad.clone())?;
+    let name = schema.name.clone().unwrap_or_else(|| {
+        opts.out
+            .file_name()
+            .map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned())
+    });
+    let mut meta = meta_and_data.0;
+    meta.name = name;
+    store::write(opts.out, meta, meta_and_data.1, meta_and_data.2)?;
+    Ok(ImportReport {
+        out: opts.out.to_path_buf(),
+        samples: kept.len(),
+        skipped: bad,
+        schema,
+    })
+}
+
+/// Row-level checks that need no decoding: id present and unique, label known, split valid,
+/// at least one modality present. Returns the rows that pass.
+fn check_rows<'a>(
+    rows: &'a [manifest::Row],
+    schema: &Schema,
+    bad: &mut Vec<BadRow>,
+) -> Vec<&'a manifest::Row> {
+    let mut seen = HashSet::new();
+    let mut ok = Vec::new();
+    for row in rows {
+        let id = row.get(&schema.id_column).unwrap_or("").trim().to_string();
+        let mut fail = |reason: String| {
+            bad.push(BadRow {
+                line: row.line,
+                id: id.clone(),
+                reason,
+            })
+        };
+        if id.is_empty() {
+            fail("empty id".into());
+            continue;
+        }
+        if !seen.insert(id.clone()) {
+            fail(format!("duplicate id `{id}`"));
+            continue;
+        }
+        if let (Some(col), Some(classes)) = (&schema.label_column, &schema.classes) {
+            if let Some(label) = row.get(col) {
+                if !classes.iter().any(|c| c == label.trim()) {
+                    fail(format!(
+                        "unknown label `{label}` (classes: {})",
+                        classes.join(", ")
+                    ));
+                    continue;
+                }
+            }
+        }
+        if let Some(col) = &schema.split_column {
+            if let Some(s) = row.get(col) {
+                if parse_split(s).is_none() {
+                    fail(format!("unknown split `{s}` (use train, val or test)"));
+                    continue;
+                }
+            }
+        }
+        if schema
+            .modalities
+            .iter()
+            .all(|m| row.get(m.column()).is_none())
+        {
+            fail("no modality present".into());
+            continue;
+        }
+        ok.push(row);
+    }
+    ok
+}
+
+fn parse_split(s: &str) -> Option<Split> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "train" => Some(Split::Train),
+        "val" | "valid" | "validation" => Some(Split::Val),
+        "test" => Some(Split::Test),
+        _ => None,
+    }
+}
+
+/// Images default to grey unless any image is colour (read from headers only).
+fn resolve_channels(schema: &mut Schema, root: &Path, rows: &[&manifest::Row]) {
+    for m in schema.modalities.iter_mut() {
+        if m.kind != ModalityKind::Image || m.channels.is_some() {
+            continue;
+        }
+        let colour = rows.par_iter().any(|r| {
+            r.get(m.column())
+                .is_some_and(|cell| decode::image_is_colour(root, cell).unwrap_or(false))
+        });
+        m.channels = Some(if colour { 3 } else { 1 });
+    }
+}
+
+fn decode_cell(
+    m: &ModalitySchema,
+    audio: Option<&decode::AudioFrontEnd>,
+    features: &decode::FeatureFiles,
+    root: &Path,
+    cell: &str,
+) -> Result<Value, String> {
+    let r = m.resolved();
+    match m.kind {
+        ModalityKind::Image => decode::image(
+            root,
+            cell,
+            r.size.unwrap_or(schema::DEFAULT_IMAGE_SIZE),
+            r.channels.unwrap_or(1),
+        )
+        .map(Value::Bytes),
+        ModalityKind::Audio => audio
+            .ok_or("audio front end missing")?
+            .process(root, cell)
+            .map(Value::Floats),
+        ModalityKind::Text => decode::text(root, cell).map(Value::Text),
+        ModalityKind::Vector => features.vector(root, cell).map(Value::Floats),
+        ModalityKind::Sequence => Err("sequence modalities cannot be imported yet".into()),
+    }
+}
+
+/// Vectors must all have one length: the schema's `dim`, else the most common one.
+fn check_vector_dims(
+    schema: &mut Schema,
+    kept: &mut Vec<(&manifest::Row, Vec<Option<Value>>)>,
+    bad: &mut Vec<BadRow>,
+) {
+    for (mi, m) in schema.modalities.iter_mut().enumerate() {
+        if m.kind != ModalityKind::Vector {
+            continue;
+        }
+        let dim = m.dim.unwrap_or_else(|| {
+            let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+            for (_, vals) in kept.iter() {
+                if let Some(Value::Floats(v)) = &vals[mi] {
+                    *counts.entry(v.len()).or_default() += 1;
+                }
+            }
+            counts
+                .into_iter()
+                .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
+                .map_or(1, |(d, _)| d)
+        });
+        m.dim = Some(dim);
+        let id_col = schema.id_column.clone();
+        kept.retain(|(row, vals)| match &vals[mi] {
+            Some(Value::Floats(v)) if v.len() != dim => {
+                bad.push(BadRow {
+                    line: row.line,
+                    id: row.get(&id_col).unwrap_or("").to_string(),
+                    reason: format!("{}: vector has {} values, expected {dim}", m.name, v.len()),
+                });
+                false
+            }
+            _ => true,
+        });
+    }
+}
+
+type Assembled = (
+    StoreMeta,
+    BTreeMap<String, store::Tensor>,
+    BTreeMap<String, Vec<Option<String>>>,
+);
+
+fn assemble(
+    schema: &Schema,
+    kept: &[(&manifest::Row, Vec<Option<Value>>)],
+    manifest_path: &Path,
+    rejected: Vec<BadRow>,
+) -> Result<Assembled, ImportError> {
+    let n = kept.len();
+    let ids: Vec<String> = kept
+        .iter()
+        .map(|(r, _)| r.get(&schema.id_column).unwrap_or("").trim().to_string())
+        .collect();
+    let raw_labels: Vec<Option<String>> = kept
+        .iter()
+        .map(|(r, _)| {
+            schema
+                .label_column
+                .as_ref()
+                .and_then(|c| r.get(c))
+                .map(|l| l.trim().to_string())
+        })
+        .collect();
+    let class_names: Vec<String> = match &schema.classes {
+        Some(c) => c.clone(),
+        None => {
+            let set: std::collections::BTreeSet<&String> = raw_labels.iter().flatten().collect();
+            set.into_iter().cloned().collect()
+        }
+    };
+    let index: HashMap<&str, usize> = class_names
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let labels: Vec<Option<usize>> = raw_labels
+        .iter()
+        .map(|l| l.as_deref().map(|l| index[l]))
+        .collect();
+    let (splits, split_source) = match &schema.split_column {
+        Some(col) => {
+            let given: Vec<Option<Split>> = kept
+                .iter()
+                .map(|(r, _)| r.get(col).and_then(parse_split))
+                .collect();
+            let made = crate::split::stratified(&labels, schema.split_fractions, schema.split_seed);
+            let any_missing = given.iter().any(Option::is_none);
+            (
+                given
+                    .iter()
+                    .zip(&made)
+                    .map(|(g, m)| g.unwrap_or(*m))
+                    .collect(),
+                if any_missing {
+                    format!(
+                        "column `{col}`; rows without one split seeded (seed {}, fractions {:?})",
+                        schema.split_seed, schema.split_fractions
+                    )
+                } else {
+                    format!("column `{col}`")
+                },
+            )
+        }
+        None => (
+            crate::split::stratified(&labels, schema.split_fractions, schema.split_seed),
+            format!(
+                "made at import: stratified by class, seed {}, fractions {:?}",
+                schema.split_seed, schema.split_fractions
+            ),
+        ),
+    };
+
+    let mut tensors = BTreeMap::new();
+    let mut texts = BTreeMap::new();
+    let mut modalities = Vec::new();
+    for (mi, m) in schema.modalities.iter().enumerate() {
+        let r = m.resolved();
+        let present: Vec<u8> = kept
+            .iter()
+            .map(|(_, v)| u8::from(v[mi].is_some()))
+            .collect();
+        let (shape, storage) = match m.kind {
+            ModalityKind::Image => {
+                let [h, w] = r.size.unwrap_or(schema::DEFAULT_IMAGE_SIZE);
+                (vec![r.channels.unwrap_or(1), h, w], store::Storage::U8)
+            }
+            ModalityKind::Audio => (
+                vec![
+                    1,
+                    r.n_mels.unwrap_or_default(),
+                    r.frames.unwrap_or_default(),
+                ],
+                store::Storage::F32,
+            ),
+            ModalityKind::Vector => (vec![r.dim.unwrap_or(1)], store::Storage::F32),
+            ModalityKind::Text => (vec![r.max_tokens.unwrap_or_default()], store::Storage::Text),
+            ModalityKind::Sequence => unreachable!("rejected by Schema::validate"),
+        };
+        let d: usize = shape.iter().product();
+        match storage {
+            store::Storage::U8 => {
+                let mut buf = vec![0u8; n * d];
+                for (i, (_, v)) in kept.iter().enumerate() {
+                    if let Some(Value::Bytes(b)) = &v[mi] {
+                        buf[i * d..(i + 1) * d].copy_from_slice(b);
+                    }
+                }
+                tensors.insert(m.name.clone(), store::Tensor::U8(buf, prepend(n, &shape)));
+            }
+            store::Storage::F32 => {
+                let mut buf = vec![0f32; n * d];
+                for (i, (_, v)) in kept.iter().enumerate() {
+                    if let Some(Value::Floats(b)) = &v[mi] {
+                        buf[i * d..(i + 1) * d].copy_from_slice(b);
+                    }
+                }
+                tensors.insert(m.name.clone(), store::Tensor::F32(buf, prepend(n, &shape)));
+            }
+            store::Storage::Text => {
+                texts.insert(
+                    m.name.clone(),
+                    kept.iter()
+                        .map(|(_, v)| match &v[mi] {
+                            Some(Value::Text(t)) => Some(t.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                );
+            }
+        }
+        tensors.insert(
+            format!("{}{}", m.name, store::PRESENT_SUFFIX),
+            store::Tensor::U8(present, vec![n]),
+        );
+        modalities.push(StoredModality {
+            spec: ModalitySpec {
+                name: m.name.clone(),
+                kind: m.kind,
+                shape,
+            },
+            storage,
+            preprocessing: r,
+            present: kept.iter().filter(|(_, v)| v[mi].is_some()).count(),
+        });
+    }
+    let meta = StoreMeta {
+        format: store::FORMAT_VERSION,
+        name: String::new(),
+        class_names,
+        ids,
+        labels,
+        splits,
+        split_source,
+        modalities,
+        source_manifest: manifest_path.display().to_string(),
+        text_model: schema.text_model.clone(),
+        rejected,
+        content_sha256: String::new(),
+        polymodal_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Ok((meta, tensors, texts))
+}
+
+fn prepend(n: usize, shape: &[usize]) -> Vec<usize> {
+    std::iter::once(n).chain(shape.iter().copied()).collect()
+}
