@@ -21,5 +21,5 @@ pub mod sample;
 pub mod seed;
 
 pub use error::CoreError;
-pub use modality::{ModalityKind, ModalitySpec};
+pub use modality::{ModalityKind, ModalitySpec, TEXT_VOCAB};
 pub use sample::{SampleId, Split};

@@ -8,7 +8,7 @@ pub enum ModalityKind {
     Image,
     /// PCM turned into a log-mel spectrogram `[1, mels, frames]`.
     Audio,
-    /// Token ids.
+    /// Token ids below [`TEXT_VOCAB`] stored as floats, 0 = padding; shape `[max_tokens]`.
     Text,
     /// A plain feature vector `[dim]`.
     Vector,
@@ -28,6 +28,10 @@ impl std::fmt::Display for ModalityKind {
         f.write_str(s)
     }
 }
+
+/// Size of the token-id space of text modalities (hashed word ids; see `polymodal-data`'s
+/// `text` module). Shared here so the data layer and the text encoder agree on it.
+pub const TEXT_VOCAB: usize = 1 << 14;
 
 /// One modality of a dataset: its name (`"image"`, `"audio"`, ...), kind and per-sample shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 //! WordPiece tokenizer) goes through `polymodal embed` instead.
 
 /// Token ids lie in `0..HASH_VOCAB`; 0 is padding.
-pub const HASH_VOCAB: usize = 1 << 14;
+pub const HASH_VOCAB: usize = polymodal_core::TEXT_VOCAB;
 
 pub fn hash_token_ids(text: &str, max_tokens: usize) -> Vec<u32> {
     let mut ids = Vec::with_capacity(max_tokens);

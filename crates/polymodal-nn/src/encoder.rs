@@ -78,6 +78,7 @@ impl MlpEncoder {
 pub enum Encoder {
     Conv(ConvEncoder),
     Mlp(MlpEncoder),
+    Text(crate::text_encoder::BagEncoder),
 }
 
 impl Encoder {
@@ -85,6 +86,7 @@ impl Encoder {
         match self {
             Encoder::Conv(e) => e.forward(x),
             Encoder::Mlp(e) => e.forward(x),
+            Encoder::Text(e) => e.forward(x),
         }
     }
 }

@@ -13,5 +13,6 @@ pub mod backend;
 pub mod encoder;
 pub mod fusion;
 pub mod model;
+pub mod text_encoder;
 
-pub use model::{ModelConfig, ModelOutput, MultimodalClassifier, NnError};
+pub use model::{encoder_name, ModelConfig, ModelOutput, MultimodalClassifier, NnError};

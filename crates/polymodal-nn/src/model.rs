@@ -26,6 +26,16 @@ pub enum NnError {
     Load { path: PathBuf, reason: String },
 }
 
+/// The encoder a modality gets, by kind and shape; `None` if polymodal has none for it.
+pub fn encoder_name(spec: &ModalitySpec) -> Option<&'static str> {
+    match (spec.kind, spec.shape.as_slice()) {
+        (ModalityKind::Image | ModalityKind::Audio, &[_, h, w]) if h >= 4 && w >= 4 => Some("cnn"),
+        (ModalityKind::Text, &[_]) => Some("token_bag"),
+        (ModalityKind::Vector, &[_]) => Some("mlp"),
+        _ => None,
+    }
+}
+
 /// Architecture settings (`[model]` in a config file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,6 +51,8 @@ pub struct ModelConfig {
     pub mlp_hidden: usize,
     /// Dropout on the penultimate features (also what MC-dropout samples).
     pub dropout: f64,
+    /// Token-embedding width of the from-scratch text encoder.
+    pub text_embed_dim: usize,
 }
 
 impl Default for ModelConfig {
@@ -52,13 +64,18 @@ impl Default for ModelConfig {
             conv_channels: [16, 32],
             mlp_hidden: 256,
             dropout: 0.2,
+            text_embed_dim: 64,
         }
     }
 }
 
 impl ModelConfig {
     pub fn validate(&self) -> Result<(), NnError> {
-        if self.feature_dim == 0 || self.fusion_dim == 0 || self.mlp_hidden == 0 {
+        if self.feature_dim == 0
+            || self.fusion_dim == 0
+            || self.mlp_hidden == 0
+            || self.text_embed_dim == 0
+        {
             return Err(NnError::Config("model widths must be positive".into()));
         }
         if self.conv_channels.contains(&0) {
@@ -121,6 +138,14 @@ impl ModelConfig {
                     Encoder::Conv(ConvEncoder::new(
                         [c, h, w],
                         self.conv_channels,
+                        self.feature_dim,
+                        device,
+                    ))
+                }
+                (ModalityKind::Text, &[_tokens]) => {
+                    Encoder::Text(crate::text_encoder::BagEncoder::new(
+                        polymodal_core::TEXT_VOCAB,
+                        self.text_embed_dim,
                         self.feature_dim,
                         device,
                     ))

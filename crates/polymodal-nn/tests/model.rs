@@ -35,6 +35,7 @@ fn cfg(fusion: FusionKind) -> ModelConfig {
         conv_channels: [2, 3],
         mlp_hidden: 4,
         dropout: 0.3,
+        text_embed_dim: 5,
     }
 }
 
@@ -133,13 +134,13 @@ fn loading_a_missing_or_mismatched_checkpoint_fails_clearly() {
 #[test]
 fn unsupported_modalities_and_bad_configs_are_errors() {
     let d = polymodal_nn::backend::inference_device();
-    let text = vec![ModalitySpec {
-        name: "caption".into(),
-        kind: ModalityKind::Text,
-        shape: vec![16],
+    let seq = vec![ModalitySpec {
+        name: "frames".into(),
+        kind: ModalityKind::Sequence,
+        shape: vec![16, 3],
     }];
-    let e = cfg(FusionKind::Concat).init(&text, 3, &d).unwrap_err();
-    assert!(e.to_string().contains("caption"), "{e}");
+    let e = cfg(FusionKind::Concat).init(&seq, 3, &d).unwrap_err();
+    assert!(e.to_string().contains("frames"), "{e}");
     let mut bad = cfg(FusionKind::Concat);
     bad.dropout = 1.0;
     assert!(bad
@@ -147,4 +148,65 @@ fn unsupported_modalities_and_bad_configs_are_errors() {
         .unwrap_err()
         .to_string()
         .contains("dropout"));
+}
+
+/// The token-bag text encoder: padding (id 0) does not change the output, and the model with a
+/// text modality saves and reloads to identical outputs.
+#[test]
+fn text_encoder_ignores_padding_and_round_trips() {
+    let d = polymodal_nn::backend::inference_device();
+    let specs = vec![
+        ModalitySpec {
+            name: "caption".into(),
+            kind: ModalityKind::Text,
+            shape: vec![4],
+        },
+        ModalitySpec {
+            name: "vec".into(),
+            kind: ModalityKind::Vector,
+            shape: vec![5],
+        },
+    ];
+    let model = cfg(FusionKind::Concat)
+        .init_seeded(&specs, 3, &d, 9)
+        .unwrap();
+    let ids = |v: [f32; 8]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [2, 4]), &d);
+    let vec_in = Tensor::random([2, 5], Distribution::Normal(0.0, 1.0), &d);
+    let present = [mask(&[1.0, 1.0]), mask(&[1.0, 1.0])];
+    let a = model.encode(
+        vec![
+            ids([7.0, 9.0, 0.0, 0.0, 3.0, 3.0, 3.0, 0.0]),
+            vec_in.clone(),
+        ],
+        &present,
+    );
+    let b = model.encode(
+        vec![
+            ids([9.0, 7.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]),
+            vec_in.clone(),
+        ],
+        &present,
+    );
+    // Mean pooling: order and repetition of the same token do not matter, padding is ignored.
+    let (fa, fb) = (values(a[0].clone()), values(b[0].clone()));
+    for (x, y) in fa.iter().zip(&fb) {
+        assert!((x - y).abs() < 1e-6, "{fa:?} vs {fb:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save_safetensors(&path).unwrap();
+    let back = cfg(FusionKind::Concat)
+        .init(&specs, 3, &d)
+        .unwrap()
+        .load_safetensors(&path)
+        .unwrap();
+    let input = || {
+        vec![
+            ids([7.0, 9.0, 0.0, 0.0, 3.0, 3.0, 3.0, 0.0]),
+            vec_in.clone(),
+        ]
+    };
+    let out1 = model.forward(input(), present.to_vec(), None);
+    let out2 = back.forward(input(), present.to_vec(), None);
+    assert_eq!(values(out1.fused), values(out2.fused));
 }

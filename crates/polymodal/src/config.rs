@@ -2,7 +2,8 @@
 //! and wrong types rejected with the file and the dotted key in the message.
 
 use anyhow::{anyhow, bail, Context, Result};
-use polymodal_data::{AugmentConfig, AvDigitsConfig};
+use polymodal_data::store::TextFeatures;
+use polymodal_data::{AugmentConfig, AvDigitsConfig, Dataset};
 use polymodal_nn::ModelConfig;
 use polymodal_train::TrainConfig;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ pub struct RunConfig {
     /// Seed of everything that is random in training: initial weights, batch order, dropout,
     /// augmentation.
     pub seed: u64,
+    pub dataset: DatasetConfig,
     pub data: AvDigitsConfig,
     pub augment: AugmentConfig,
     pub model: ModelConfig,
@@ -31,12 +33,112 @@ impl Default for RunConfig {
     fn default() -> Self {
         Self {
             seed: 1,
+            dataset: DatasetConfig::default(),
             data: AvDigitsConfig::default(),
             augment: AugmentConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
         }
     }
+}
+
+/// `[dataset]`: which data a run uses. With no `path`, the built-in AV-Digits set shaped by
+/// `[data]`; with one, an imported dataset directory (`polymodal data import`) and `[data]` is
+/// not used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Text modalities: `auto` (cached MiniLM vectors from `polymodal embed` if present, else
+    /// hashed tokens), `tokens` or `embedding`.
+    pub text_features: TextFeatures,
+    /// Recorded at run time from the data: each modality's kind, input shape and encoder. Given
+    /// in a config, it must match the data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputRecord {
+    pub name: String,
+    pub kind: polymodal_core::ModalityKind,
+    pub shape: Vec<usize>,
+    pub encoder: String,
+}
+
+/// Loads the data a config names, resolving paths and recording (or checking) the inputs.
+pub fn load_data(dataset: &mut DatasetConfig, avdigits: &mut AvDigitsConfig) -> Result<Dataset> {
+    let t = std::time::Instant::now();
+    let data = match &dataset.path {
+        Some(p) => {
+            let dir = p
+                .canonicalize()
+                .map_err(|e| anyhow!("{}: dataset directory not found: {e}", p.display()))?;
+            let data = polymodal_data::store::load(
+                &dir,
+                &polymodal_data::store::StoreLoadConfig {
+                    text_features: dataset.text_features,
+                },
+            )?;
+            dataset.path = Some(dir);
+            data
+        }
+        None => {
+            resolve_avdigits_path(avdigits)?;
+            avdigits.load()?
+        }
+    };
+    let inputs: Vec<InputRecord> = data
+        .specs()
+        .into_iter()
+        .map(|s| {
+            let encoder = polymodal_nn::encoder_name(&s).unwrap_or("none").to_string();
+            InputRecord {
+                name: s.name,
+                kind: s.kind,
+                shape: s.shape,
+                encoder,
+            }
+        })
+        .collect();
+    if dataset.inputs.is_empty() {
+        dataset.inputs = inputs;
+    } else if dataset.inputs != inputs {
+        bail!(
+            "dataset.inputs in the config ({}) do not match the data ({})",
+            describe_inputs(&dataset.inputs),
+            describe_inputs(&inputs)
+        );
+    }
+    tracing::info!(
+        "loaded {} ({} samples, {} classes; {}) in {:.1}s",
+        data.name,
+        data.len(),
+        data.num_classes(),
+        describe_inputs(&dataset.inputs),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(data)
+}
+
+fn describe_inputs(inputs: &[InputRecord]) -> String {
+    inputs
+        .iter()
+        .map(|i| format!("{} {} {:?} → {}", i.name, i.kind, i.shape, i.encoder))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A short name of where the data came from, for messages.
+pub fn data_origin(dataset: &DatasetConfig, avdigits: &AvDigitsConfig) -> String {
+    dataset
+        .path
+        .as_ref()
+        .unwrap_or(&avdigits.path)
+        .display()
+        .to_string()
 }
 
 /// Parses TOML `text` (named `origin` in errors), applies `key=value` overrides, validates.
@@ -115,12 +217,8 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
     Ok(())
 }
 
-/// Makes the data path absolute: as given if it exists from here, else relative to the
+/// Makes the AV-Digits path absolute: as given if it exists from here, else relative to the
 /// repository polymodal was built from.
-pub fn resolve_data_path(config: &mut RunConfig) -> Result<()> {
-    resolve_avdigits_path(&mut config.data)
-}
-
 pub fn resolve_avdigits_path(data: &mut polymodal_data::AvDigitsConfig) -> Result<()> {
     let p = data.path.clone();
     let candidates = if p.is_absolute() {
@@ -147,7 +245,17 @@ pub fn resolve_avdigits_path(data: &mut polymodal_data::AvDigitsConfig) -> Resul
 }
 
 pub fn to_toml(config: &RunConfig) -> Result<String> {
-    Ok(toml::to_string_pretty(config)?)
+    resolved_toml(config, &config.dataset)
+}
+
+/// A config as TOML, without the AV-Digits `[data]` table when an imported dataset is used
+/// (it would be unused, and a reader would take it for the data's settings).
+pub fn resolved_toml<T: Serialize>(config: &T, dataset: &DatasetConfig) -> Result<String> {
+    let mut value = toml::Table::try_from(config)?;
+    if dataset.path.is_some() {
+        value.remove("data");
+    }
+    Ok(toml::to_string_pretty(&value)?)
 }
 
 #[cfg(test)]

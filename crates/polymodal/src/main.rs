@@ -26,9 +26,13 @@ struct Cli {
 enum Command {
     /// Train a fused multimodal classifier; writes a run directory.
     Train {
-        /// TOML config (see configs/avdigits.toml for every key and its default).
+        /// TOML config (see configs/avdigits.toml for every key and its default). Optional with
+        /// --dataset: defaults suited to the data are used and recorded in the run.
+        #[arg(long, required_unless_present = "dataset")]
+        config: Option<PathBuf>,
+        /// An imported dataset directory (`polymodal data import`) instead of AV-Digits.
         #[arg(long)]
-        config: PathBuf,
+        dataset: Option<PathBuf>,
         /// New run directory (must not exist or be empty).
         #[arg(long)]
         out: PathBuf,
@@ -42,6 +46,9 @@ enum Command {
         /// TOML config (see configs/al-avdigits.toml).
         #[arg(long)]
         config: PathBuf,
+        /// An imported dataset directory instead of AV-Digits.
+        #[arg(long)]
+        dataset: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -54,6 +61,14 @@ enum Command {
         /// Print the metrics as JSON (the `test` object of metrics.json).
         #[arg(long)]
         json: bool,
+        /// Where the run's imported dataset is now, if it moved.
+        #[arg(long)]
+        dataset: Option<PathBuf>,
+    },
+    /// Bring your own data: import a manifest, inspect a dataset, write an example folder.
+    Data {
+        #[command(subcommand)]
+        what: DataCommand,
     },
     /// The main job on the built-in AV-Digits data: train the default model, write a report.
     Demo {
@@ -71,6 +86,38 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Import a CSV or JSONL manifest of image, audio, text and feature files into a dataset
+    /// directory every command accepts as --dataset.
+    Import {
+        #[arg(long)]
+        manifest: PathBuf,
+        /// New dataset directory (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// TOML schema: columns, modality kinds and preprocessing (default: inferred).
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Skip bad rows (listed in the data card) instead of failing the import.
+        #[arg(long)]
+        skip_bad: bool,
+    },
+    /// Print a dataset's data card.
+    Inspect {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a small example folder (PNG, WAV, captions, manifest.csv) to try the import on.
+    Example {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 40)]
+        per_class: usize,
     },
 }
 
@@ -139,24 +186,45 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train {
             config,
+            dataset,
             out,
             overrides,
         } => {
-            let cfg = config::load(&config, &overrides)?;
+            let mut cfg = match &config {
+                Some(path) => config::load(path, &overrides)?,
+                None => config::parse("", "built-in defaults", &overrides)?,
+            };
+            if dataset.is_some() {
+                cfg.dataset.path = dataset;
+            }
             commands::train::run(cfg, &out)?;
         }
         Command::Simulate {
             config,
+            dataset,
             out,
             overrides,
         } => {
-            let cfg = simulate::config::load(&config, &overrides)?;
+            let mut cfg = simulate::config::load(&config, &overrides)?;
+            if dataset.is_some() {
+                cfg.dataset.path = dataset;
+            }
             let summary = simulate::run(cfg, &out)?;
             print_aubc(&summary);
             println!("report: {}", out.join("report.md").display());
         }
-        Command::Eval { run, json } => {
-            let outcome = commands::eval::run(&run)?;
+        Command::Data { what } => match what {
+            DataCommand::Import {
+                manifest,
+                out,
+                schema,
+                skip_bad,
+            } => commands::data::import(&manifest, &out, schema.as_deref(), skip_bad)?,
+            DataCommand::Inspect { dir, json } => commands::data::inspect(&dir, json)?,
+            DataCommand::Example { out, per_class } => commands::data::example(&out, per_class)?,
+        },
+        Command::Eval { run, json, dataset } => {
+            let outcome = commands::eval::run(&run, dataset.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcome.test)?);
             } else {

@@ -14,14 +14,18 @@ pub struct EvalOutcome {
     pub matches_training: bool,
 }
 
-pub fn run(run_dir: &Path) -> Result<EvalOutcome> {
+/// `dataset`: where the imported dataset is now, if it moved since training.
+pub fn run(run_dir: &Path, dataset: Option<&Path>) -> Result<EvalOutcome> {
     let dir = RunDir::open_complete(run_dir)?;
     let mut cfg = config::load(&dir.file(CONFIG_FILE), &[])?;
+    if let Some(d) = dataset {
+        cfg.dataset.path = Some(d.to_path_buf());
+    }
     let data = load_dataset(&mut cfg)?;
     if data.fingerprint != dir.manifest.dataset_fingerprint {
         bail!(
             "{}: dataset fingerprint {} differs from the one the run was trained on ({}): the data or its settings changed",
-            cfg.data.path.display(),
+            config::data_origin(&cfg.dataset, &cfg.data),
             data.fingerprint,
             dir.manifest.dataset_fingerprint
         );

@@ -36,28 +36,9 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
-/// Loads the dataset the config names (resolving its path).
+/// Loads the dataset the config names (resolving its path, recording its inputs).
 pub fn load_dataset(config: &mut RunConfig) -> Result<Dataset> {
-    config::resolve_data_path(config)?;
-    load_avdigits(&config.data)
-}
-
-pub fn load_avdigits(cfg: &polymodal_data::AvDigitsConfig) -> Result<Dataset> {
-    let t = Instant::now();
-    let data = cfg.load()?;
-    tracing::info!(
-        "loaded {} ({} samples, {} classes, modalities: {}) in {:.1}s",
-        data.name,
-        data.len(),
-        data.num_classes(),
-        data.specs()
-            .iter()
-            .map(|s| format!("{} {:?}", s.name, s.shape))
-            .collect::<Vec<_>>()
-            .join(", "),
-        t.elapsed().as_secs_f64()
-    );
-    Ok(data)
+    config::load_data(&mut config.dataset, &mut config.data)
 }
 
 struct CsvObserver {

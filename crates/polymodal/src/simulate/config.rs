@@ -1,7 +1,7 @@
 //! Simulation configs (`configs/al-avdigits*.toml`): the `[active]` protocol plus the same
 //! `[data]`, `[augment]`, `[model]` and `[train]` tables as a training config.
 
-use crate::config::RunConfig;
+use crate::config::{DatasetConfig, RunConfig};
 use anyhow::{anyhow, bail, Result};
 use polymodal_active::{StrategyKind, StrategyParams};
 use polymodal_data::{AugmentConfig, AvDigitsConfig};
@@ -57,6 +57,7 @@ impl Default for ActiveConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SimConfig {
     pub active: ActiveConfig,
+    pub dataset: DatasetConfig,
     pub data: AvDigitsConfig,
     pub augment: AugmentConfig,
     pub model: ModelConfig,
@@ -68,6 +69,7 @@ impl Default for SimConfig {
         let run = RunConfig::default();
         Self {
             active: ActiveConfig::default(),
+            dataset: run.dataset,
             data: run.data,
             augment: run.augment,
             model: run.model,

@@ -10,7 +10,6 @@ pub mod config;
 mod context;
 pub mod outputs;
 
-use crate::commands::train::load_avdigits;
 use crate::rundir::RunDir;
 use anyhow::{anyhow, bail, Context as _, Result};
 use config::{Retrain, SimConfig};
@@ -292,9 +291,8 @@ impl Sim<'_> {
 
 /// Runs or resumes the simulation into `out`.
 pub fn run(mut cfg: SimConfig, out: &Path) -> Result<outputs::Summary> {
-    crate::config::resolve_avdigits_path(&mut cfg.data)?;
-    let data = load_avdigits(&cfg.data)?;
-    let resolved = toml::to_string_pretty(&cfg)?;
+    let data = crate::config::load_data(&mut cfg.dataset, &mut cfg.data)?;
+    let resolved = crate::config::resolved_toml(&cfg, &cfg.dataset)?;
     let config_path = out.join(CONFIG_FILE);
     let mut dir = if config_path.exists() {
         let before = std::fs::read_to_string(&config_path)?;
