@@ -176,6 +176,17 @@ pub fn read_meta(dir: &Path) -> Result<StoreMeta, DataError> {
     Ok(meta)
 }
 
+/// The raw texts of every text modality (`None` where missing).
+pub fn read_texts(dir: &Path) -> Result<BTreeMap<String, Vec<Option<String>>>, DataError> {
+    let path = dir.join(TEXTS_FILE);
+    serde_json::from_slice(&std::fs::read(&path).map_err(io(&path))?).map_err(|e| {
+        DataError::BadStore {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
+    })
+}
+
 pub fn is_store(dir: &Path) -> bool {
     dir.join(META_FILE).is_file()
 }

@@ -65,6 +65,20 @@ enum Command {
         #[arg(long)]
         dataset: Option<PathBuf>,
     },
+    /// Cache all-MiniLM-L6-v2 sentence vectors for a text modality of an imported dataset.
+    Embed {
+        #[arg(long)]
+        dataset: PathBuf,
+        /// The text modality to embed.
+        #[arg(long)]
+        modality: String,
+        /// Folder with model.safetensors and tokenizer.json (default: the schema's text_model,
+        /// else .cache/models/all-MiniLM-L6-v2 as written by scripts/minilm/fetch.sh).
+        #[arg(long)]
+        text_model: Option<PathBuf>,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+    },
     /// Bring your own data: import a manifest, inspect a dataset, write an example folder.
     Data {
         #[command(subcommand)]
@@ -213,6 +227,12 @@ fn run(cli: Cli) -> Result<()> {
             print_aubc(&summary);
             println!("report: {}", out.join("report.md").display());
         }
+        Command::Embed {
+            dataset,
+            modality,
+            text_model,
+            batch,
+        } => commands::embed::run(&dataset, &modality, text_model.as_deref(), batch)?,
         Command::Data { what } => match what {
             DataCommand::Import {
                 manifest,

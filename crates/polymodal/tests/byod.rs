@@ -75,9 +75,7 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
         "train.epochs=3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    assert!(resolved.contains("encoder = \"token_bag\""), "{resolved}");
-    assert!(resolved.contains("encoder = \"cnn\""), "{resolved}");
+    assert_eq!(caption_input(&run)["encoder"].as_str(), Some("token_bag"));
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(
@@ -209,4 +207,225 @@ fn bad_dataset_paths_are_clear_errors() {
     let o = polymodal(&["train", "--out", arg(&tmp.path().join("r3"))]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--config"), "{}", stderr(&o));
+}
+
+/// Four modalities (image, audio, text and a feature vector from a .npy file) train and
+/// simulate; BMMAL's Shapley weighting handles all four.
+#[test]
+fn four_modalities_with_a_feature_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let o = polymodal(&["data", "example", "--out", arg(&src), "--per-class", "8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let example = std::fs::read_to_string(src.join("manifest.csv")).unwrap();
+    let rows: Vec<&str> = example.lines().skip(1).collect();
+    // A 2-D float32 .npy: row i is a noisy one-hot of sample i's class.
+    let dim = 4;
+    let mut values = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let class = ["low", "mid", "high"]
+            .iter()
+            .position(|c| row.split(',').nth(1) == Some(*c))
+            .unwrap();
+        for j in 0..dim {
+            values.push(if j == class {
+                1.0f32
+            } else {
+                0.1 * ((i * 7 + j) % 5) as f32
+            });
+        }
+    }
+    let header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {dim}), }}",
+        rows.len()
+    );
+    let mut h = header.into_bytes();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    npy.extend_from_slice(&h);
+    npy.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(src.join("feats.npy"), npy).unwrap();
+    let mut manifest = String::from("id,label,image,audio,caption,feats\n");
+    for (i, row) in rows.iter().enumerate() {
+        manifest.push_str(&format!("{row},feats.npy#{i}\n"));
+    }
+    std::fs::write(src.join("four.csv"), manifest).unwrap();
+    let ds = tmp.path().join("ds");
+    let o = polymodal(&[
+        "data",
+        "import",
+        "--manifest",
+        arg(&src.join("four.csv")),
+        "--out",
+        arg(&ds),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let run = tmp.path().join("run");
+    let o = polymodal(&[
+        "train",
+        "--dataset",
+        arg(&ds),
+        "--out",
+        arg(&run),
+        "--set",
+        "train.epochs=2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let per: Vec<&String> = metrics["test"]["per_modality"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(per, ["audio", "caption", "feats", "image"]);
+
+    let sim = tmp.path().join("sim");
+    let o = polymodal(&[
+        "simulate",
+        "--config",
+        "configs/al-avdigits-quick.toml",
+        "--dataset",
+        arg(&ds),
+        "--out",
+        arg(&sim),
+        "--set",
+        "active.strategies=[\"bmmal\"]",
+        "--set",
+        "active.seeds=[1]",
+        "--set",
+        "active.initial=6",
+        "--set",
+        "active.per_round=3",
+        "--set",
+        "active.rounds=1",
+        "--set",
+        "train.epochs=1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let results = std::fs::read_to_string(sim.join("results.csv")).unwrap();
+    assert!(
+        results
+            .lines()
+            .next()
+            .unwrap()
+            .contains("contribution_feats"),
+        "{results}"
+    );
+}
+
+/// `polymodal embed` caches MiniLM vectors, and training then sees the text as a 384-d vector.
+/// Needs the fetched model (scripts/minilm/fetch.sh); CI fetches it and sets
+/// POLYMODAL_REQUIRE_MINILM=1 so this cannot silently skip there.
+#[test]
+fn embed_caches_minilm_vectors_that_training_uses() {
+    let model = std::env::var_os("POLYMODAL_MINILM_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/models/all-MiniLM-L6-v2")
+        });
+    if !model.join("model.safetensors").is_file() {
+        assert!(
+            std::env::var("POLYMODAL_REQUIRE_MINILM").as_deref() != Ok("1"),
+            "all-MiniLM-L6-v2 not found in {} but POLYMODAL_REQUIRE_MINILM=1",
+            model.display()
+        );
+        eprintln!("skipped: model not fetched, run scripts/minilm/fetch.sh");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    assert!(
+        polymodal(&["data", "example", "--out", arg(&src), "--per-class", "4"])
+            .status
+            .success()
+    );
+    let ds = tmp.path().join("ds");
+    let o = polymodal(&[
+        "data",
+        "import",
+        "--manifest",
+        arg(&src.join("manifest.csv")),
+        "--out",
+        arg(&ds),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = polymodal(&[
+        "embed",
+        "--dataset",
+        arg(&ds),
+        "--modality",
+        "image",
+        "--text-model",
+        arg(&model),
+    ]);
+    assert!(
+        stderr(&o).contains("no text modality `image` (text modalities: caption)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = polymodal(&[
+        "embed",
+        "--dataset",
+        arg(&ds),
+        "--modality",
+        "caption",
+        "--text-model",
+        arg(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("embedded 11 texts"), "{}", stdout(&o));
+    assert!(stdout(&polymodal(&["data", "inspect", arg(&ds)]))
+        .contains("Cached MiniLM embeddings: caption"));
+
+    let run = tmp.path().join("run");
+    let o = polymodal(&[
+        "train",
+        "--dataset",
+        arg(&ds),
+        "--out",
+        arg(&run),
+        "--set",
+        "train.epochs=1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let caption = caption_input(&run);
+    assert_eq!(caption["kind"].as_str(), Some("vector"), "{caption}");
+    assert_eq!(caption["shape"].as_array().unwrap().len(), 1);
+    assert_eq!(caption["shape"][0].as_integer(), Some(384));
+    assert_eq!(caption["encoder"].as_str(), Some("mlp"));
+    let run = tmp.path().join("run-tokens");
+    let o = polymodal(&[
+        "train",
+        "--dataset",
+        arg(&ds),
+        "--out",
+        arg(&run),
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "dataset.text_features=tokens",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(caption_input(&run)["encoder"].as_str(), Some("token_bag"));
+}
+
+/// The `caption` entry of `[[dataset.inputs]]` in a run's resolved config.
+fn caption_input(run: &Path) -> toml::Value {
+    let config: toml::Table = std::fs::read_to_string(run.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    config["dataset"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str() == Some("caption"))
+        .cloned()
+        .unwrap()
 }
