@@ -8,6 +8,10 @@
 //! The built-in set is AV-Digits ([`avdigits`]): real MNIST digits paired with spoken digits
 //! synthesised by espeak-ng; its audio goes through the Rust front end in [`audio`]
 //! (mu-law decode → noise at a stored SNR → log-mel).
+//!
+//! A user's own data arrives through [`import`]: a CSV/JSONL manifest of image, audio, text and
+//! feature files is decoded once ([`import::decode`]), checked row by row, and written as a
+//! dataset directory ([`store`]) with a data card; [`store::load`] turns it into a [`Dataset`].
 
 pub mod audio;
 pub mod augment;

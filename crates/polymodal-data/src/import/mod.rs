@@ -115,6 +115,7 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
         Some(s) => s,
         None => Schema::infer(&parsed).map_err(ImportError::Schema)?,
     };
+    schema.detect_columns(&parsed.columns);
     schema
         .validate(&parsed.columns)
         .map_err(ImportError::Schema)?;

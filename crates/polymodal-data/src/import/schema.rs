@@ -16,9 +16,10 @@ pub struct Schema {
     /// Dataset name; defaults to the output folder's name.
     pub name: Option<String>,
     pub id_column: String,
-    /// `None` when the manifest has no labels.
+    /// Unset: a column named `label` (any case) if there is one, else no labels.
     pub label_column: Option<String>,
-    /// `None`: a seeded, stratified split is made and stored.
+    /// Unset: a column named `split` (any case) if there is one, else a seeded, stratified
+    /// split is made and stored.
     pub split_column: Option<String>,
     /// The class list, in order. Given: a label outside it is a bad row. Inferred: the sorted
     /// distinct labels.
@@ -36,7 +37,7 @@ impl Default for Schema {
         Self {
             name: None,
             id_column: "id".into(),
-            label_column: Some("label".into()),
+            label_column: None,
             split_column: None,
             classes: None,
             text_model: None,
@@ -205,6 +206,22 @@ impl Schema {
         let schema: Schema = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| format!("key `{}`: {}", e.path(), one_line(&e.inner().to_string())))?;
         Ok(schema)
+    }
+
+    /// Fills unset label and split columns from the manifest's column names.
+    pub fn detect_columns(&mut self, columns: &[String]) {
+        let find = |name: &str| {
+            columns
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(name))
+                .cloned()
+        };
+        if self.label_column.is_none() {
+            self.label_column = find("label");
+        }
+        if self.split_column.is_none() {
+            self.split_column = find("split");
+        }
     }
 
     /// Checks the schema against itself and the manifest's columns.
