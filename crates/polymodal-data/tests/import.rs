@@ -374,3 +374,71 @@ fn audio_at_any_rate_is_resampled_to_the_same_features() {
     let argmax = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap() / 32;
     assert_eq!(argmax(&a), argmax(&b), "the tone's mel band differs");
 }
+
+/// FLAC, Ogg Vorbis and MP3 (committed fixtures, see tests/data/make_fixtures.sh) decode to the
+/// same tone as a WAV written here; JPEG, BMP and WebP decode to the same picture as PNG.
+#[test]
+fn every_supported_file_format_decodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for f in ["tone.flac", "tone.ogg", "tone.mp3"] {
+        std::fs::copy(data.join(f), tmp.path().join(f)).unwrap();
+    }
+    let rate = 22_050u32;
+    let tone: Vec<i16> = (0..(rate as usize * 3 / 10))
+        .flat_map(|t| {
+            let s = (0.5 * (std::f32::consts::TAU * 440.0 * t as f32 / rate as f32).sin() * 32767.0)
+                as i16;
+            [s, s]
+        })
+        .collect();
+    std::fs::write(
+        tmp.path().join("tone.wav"),
+        example::wav_bytes(&tone, rate, 2),
+    )
+    .unwrap();
+    let schema = Schema::parse_toml(
+        "[[modalities]]\nname = \"snd\"\nkind = \"audio\"\nsample_rate = 8000\n",
+    )
+    .unwrap();
+    let fe = polymodal_data::import::decode::AudioFrontEnd::new(&schema.modalities[0]);
+    let root = tmp.path().canonicalize().unwrap();
+    let band = |v: &[f32]| {
+        // The mel band with the most energy summed over frames.
+        (0..32)
+            .max_by(|&a, &b| {
+                let e = |m: usize| v[m * 32..(m + 1) * 32].iter().map(|x| x.exp()).sum::<f32>();
+                e(a).total_cmp(&e(b))
+            })
+            .unwrap()
+    };
+    let reference = band(&fe.process(&root, "tone.wav").unwrap());
+    for f in ["tone.flac", "tone.ogg", "tone.mp3"] {
+        let v = fe.process(&root, f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(band(&v), reference, "{f}");
+    }
+
+    let mut img = image::RgbImage::new(16, 12);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        *p = image::Rgb([(x * 15) as u8, (y * 20) as u8, 128]);
+    }
+    for ext in ["png", "jpg", "bmp", "webp"] {
+        img.save(tmp.path().join(format!("pic.{ext}"))).unwrap();
+    }
+    let png = polymodal_data::import::decode::image(&root, "pic.png", [8, 8], 3).unwrap();
+    for ext in ["jpg", "bmp", "webp"] {
+        let other =
+            polymodal_data::import::decode::image(&root, &format!("pic.{ext}"), [8, 8], 3).unwrap();
+        let max_diff = png
+            .iter()
+            .zip(&other)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        // JPEG is lossy; BMP and lossless WebP are exact.
+        assert!(
+            max_diff <= if ext == "jpg" { 16 } else { 0 },
+            "{ext}: {max_diff}"
+        );
+    }
+}
