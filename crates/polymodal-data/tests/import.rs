@@ -37,19 +37,27 @@ fn bad_rows(e: ImportError) -> Vec<BadRow> {
 }
 
 fn write_npy_f32(path: &Path, rows: usize, dim: usize, values: &[f32]) {
-    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    let mut h = header.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(&h);
-    for v in values {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
+    std::fs::write(path, example::npy_f32(rows, dim, values)).unwrap();
+}
+
+/// A 440 Hz tone at half scale, the same value on every channel.
+fn tone_440(rate: u32, channels: usize, seconds: f32) -> Vec<i16> {
+    (0..(rate as f32 * seconds) as usize)
+        .flat_map(|t| {
+            let s = (0.5 * (std::f32::consts::TAU * 440.0 * t as f32 / rate as f32).sin() * 32767.0)
+                as i16;
+            std::iter::repeat_n(s, channels)
+        })
+        .collect()
+}
+
+/// The audio front end at 8 kHz with default mels and frames.
+fn front_end_8k() -> polymodal_data::import::decode::AudioFrontEnd {
+    let schema = Schema::parse_toml(
+        "[[modalities]]\nname = \"snd\"\nkind = \"audio\"\nsample_rate = 8000\n",
+    )
+    .unwrap();
+    polymodal_data::import::decode::AudioFrontEnd::new(&schema.modalities[0])
 }
 
 #[test]
@@ -329,31 +337,17 @@ fn existing_output_and_unknown_format_are_refused() {
 fn audio_at_any_rate_is_resampled_to_the_same_features() {
     // The same 440 Hz tone at 11025 Hz stereo and 22050 Hz mono gives nearly the same log-mel.
     let tmp = tempfile::tempdir().unwrap();
-    let tone = |rate: u32, ch: u16| -> Vec<i16> {
-        (0..rate as usize)
-            .flat_map(|t| {
-                let s = (0.5
-                    * (std::f32::consts::TAU * 440.0 * t as f32 / rate as f32).sin()
-                    * 32767.0) as i16;
-                std::iter::repeat_n(s, ch as usize)
-            })
-            .collect()
-    };
     std::fs::write(
         tmp.path().join("a.wav"),
-        example::wav_bytes(&tone(11_025, 2), 11_025, 2),
+        example::wav_bytes(&tone_440(11_025, 2, 1.0), 11_025, 2),
     )
     .unwrap();
     std::fs::write(
         tmp.path().join("b.wav"),
-        example::wav_bytes(&tone(22_050, 1), 22_050, 1),
+        example::wav_bytes(&tone_440(22_050, 1, 1.0), 22_050, 1),
     )
     .unwrap();
-    let schema = Schema::parse_toml(
-        "[[modalities]]\nname = \"snd\"\nkind = \"audio\"\nsample_rate = 8000\n",
-    )
-    .unwrap();
-    let fe = polymodal_data::import::decode::AudioFrontEnd::new(&schema.modalities[0]);
+    let fe = front_end_8k();
     let root = tmp.path().canonicalize().unwrap();
     let a = fe.process(&root, "a.wav").unwrap();
     let b = fe.process(&root, "b.wav").unwrap();
@@ -384,24 +378,12 @@ fn every_supported_file_format_decodes() {
     for f in ["tone.flac", "tone.ogg", "tone.mp3"] {
         std::fs::copy(data.join(f), tmp.path().join(f)).unwrap();
     }
-    let rate = 22_050u32;
-    let tone: Vec<i16> = (0..(rate as usize * 3 / 10))
-        .flat_map(|t| {
-            let s = (0.5 * (std::f32::consts::TAU * 440.0 * t as f32 / rate as f32).sin() * 32767.0)
-                as i16;
-            [s, s]
-        })
-        .collect();
     std::fs::write(
         tmp.path().join("tone.wav"),
-        example::wav_bytes(&tone, rate, 2),
+        example::wav_bytes(&tone_440(22_050, 2, 0.3), 22_050, 2),
     )
     .unwrap();
-    let schema = Schema::parse_toml(
-        "[[modalities]]\nname = \"snd\"\nkind = \"audio\"\nsample_rate = 8000\n",
-    )
-    .unwrap();
-    let fe = polymodal_data::import::decode::AudioFrontEnd::new(&schema.modalities[0]);
+    let fe = front_end_8k();
     let root = tmp.path().canonicalize().unwrap();
     let band = |v: &[f32]| {
         // The mel band with the most energy summed over frames.

@@ -11,6 +11,13 @@ fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs polymodal and requires success, showing its stderr otherwise.
+fn ok(args: &[&str]) -> std::process::Output {
+    let o = polymodal(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    o
+}
+
 fn arg(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -19,8 +26,7 @@ fn arg(p: &Path) -> &str {
 fn imported_folder_trains_evaluates_and_simulates() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    let o = polymodal(&["data", "example", "--out", arg(&src), "--per-class", "20"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&["data", "example", "--out", arg(&src), "--per-class", "20"]);
     // A hand-written manifest over those files: one row without audio, one without a caption,
     // one caption from a file.
     let manifest = "\
@@ -39,7 +45,7 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
     }
     std::fs::write(src.join("mine.csv"), &text).unwrap();
     let ds = tmp.path().join("ds");
-    let o = polymodal(&[
+    let o = ok(&[
         "data",
         "import",
         "--manifest",
@@ -47,11 +53,9 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
         "--out",
         arg(&ds),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("imported 60 samples"), "{}", stdout(&o));
 
-    let o = polymodal(&["data", "inspect", arg(&ds)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ok(&["data", "inspect", arg(&ds)]);
     let card = stdout(&o);
     assert!(
         card.contains("60 samples (0 unlabelled), 3 classes"),
@@ -65,7 +69,7 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
     assert!(audio["missing"].as_u64().unwrap() >= 1, "{audio}");
 
     let run = tmp.path().join("run");
-    let o = polymodal(&[
+    ok(&[
         "train",
         "--dataset",
         arg(&ds),
@@ -74,7 +78,6 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
         "--set",
         "train.epochs=3",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(caption_input(&run)["encoder"].as_str(), Some("token_bag"));
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
@@ -89,13 +92,12 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
         );
     }
 
-    let o = polymodal(&["eval", "--run", arg(&run), "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ok(&["eval", "--run", arg(&run), "--json"]);
     let test: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(test, metrics["test"]);
 
     let sim = tmp.path().join("sim");
-    let o = polymodal(&[
+    ok(&[
         "simulate",
         "--config",
         "configs/al-avdigits-quick.toml",
@@ -116,7 +118,6 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
         "--set",
         "train.epochs=2",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let results = std::fs::read_to_string(sim.join("results.csv")).unwrap();
     // round 0 + 2 rounds for each of the two strategies, plus the header
     assert_eq!(results.lines().count(), 1 + 2 * 3, "{results}");
@@ -130,8 +131,7 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
 fn corrupt_image_fails_naming_the_line_and_skip_bad_imports_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    let o = polymodal(&["data", "example", "--out", arg(&src), "--per-class", "2"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&["data", "example", "--out", arg(&src), "--per-class", "2"]);
     std::fs::write(src.join("images/s003.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
     let ds = tmp.path().join("ds");
     let manifest = src.join("manifest.csv");
@@ -152,7 +152,7 @@ fn corrupt_image_fails_naming_the_line_and_skip_bad_imports_the_rest() {
     );
     assert!(!ds.exists(), "a failed import writes nothing");
 
-    let o = polymodal(&[
+    let o = ok(&[
         "data",
         "import",
         "--manifest",
@@ -161,7 +161,6 @@ fn corrupt_image_fails_naming_the_line_and_skip_bad_imports_the_rest() {
         arg(&ds),
         "--skip-bad",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("imported 5 samples"), "{}", stdout(&o));
     assert!(
         stderr(&o).contains("skipped line 5, id `s003`"),
@@ -215,8 +214,7 @@ fn bad_dataset_paths_are_clear_errors() {
 fn four_modalities_with_a_feature_file() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    let o = polymodal(&["data", "example", "--out", arg(&src), "--per-class", "8"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&["data", "example", "--out", arg(&src), "--per-class", "8"]);
     let example = std::fs::read_to_string(src.join("manifest.csv")).unwrap();
     let rows: Vec<&str> = example.lines().skip(1).collect();
     // A 2-D float32 .npy: row i is a noisy one-hot of sample i's class.
@@ -235,19 +233,7 @@ fn four_modalities_with_a_feature_file() {
             });
         }
     }
-    let header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {dim}), }}",
-        rows.len()
-    );
-    let mut h = header.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    npy.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    npy.extend_from_slice(&h);
-    npy.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    let npy = polymodal_data::import::example::npy_f32(rows.len(), dim, &values);
     std::fs::write(src.join("feats.npy"), npy).unwrap();
     let mut manifest = String::from("id,label,image,audio,caption,feats\n");
     for (i, row) in rows.iter().enumerate() {
@@ -255,7 +241,7 @@ fn four_modalities_with_a_feature_file() {
     }
     std::fs::write(src.join("four.csv"), manifest).unwrap();
     let ds = tmp.path().join("ds");
-    let o = polymodal(&[
+    ok(&[
         "data",
         "import",
         "--manifest",
@@ -263,10 +249,9 @@ fn four_modalities_with_a_feature_file() {
         "--out",
         arg(&ds),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
 
     let run = tmp.path().join("run");
-    let o = polymodal(&[
+    ok(&[
         "train",
         "--dataset",
         arg(&ds),
@@ -275,7 +260,6 @@ fn four_modalities_with_a_feature_file() {
         "--set",
         "train.epochs=2",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
     let per: Vec<&String> = metrics["test"]["per_modality"]
@@ -286,7 +270,7 @@ fn four_modalities_with_a_feature_file() {
     assert_eq!(per, ["audio", "caption", "feats", "image"]);
 
     let sim = tmp.path().join("sim");
-    let o = polymodal(&[
+    ok(&[
         "simulate",
         "--config",
         "configs/al-avdigits-quick.toml",
@@ -307,7 +291,6 @@ fn four_modalities_with_a_feature_file() {
         "--set",
         "train.epochs=1",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let results = std::fs::read_to_string(sim.join("results.csv")).unwrap();
     assert!(
         results
@@ -346,7 +329,7 @@ fn embed_caches_minilm_vectors_that_training_uses() {
             .success()
     );
     let ds = tmp.path().join("ds");
-    let o = polymodal(&[
+    ok(&[
         "data",
         "import",
         "--manifest",
@@ -354,7 +337,6 @@ fn embed_caches_minilm_vectors_that_training_uses() {
         "--out",
         arg(&ds),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let o = polymodal(&[
         "embed",
         "--dataset",
@@ -369,7 +351,7 @@ fn embed_caches_minilm_vectors_that_training_uses() {
         "{}",
         stderr(&o)
     );
-    let o = polymodal(&[
+    let o = ok(&[
         "embed",
         "--dataset",
         arg(&ds),
@@ -378,13 +360,12 @@ fn embed_caches_minilm_vectors_that_training_uses() {
         "--text-model",
         arg(&model),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("embedded 11 texts"), "{}", stdout(&o));
     assert!(stdout(&polymodal(&["data", "inspect", arg(&ds)]))
         .contains("Cached MiniLM embeddings: caption"));
 
     let run = tmp.path().join("run");
-    let o = polymodal(&[
+    ok(&[
         "train",
         "--dataset",
         arg(&ds),
@@ -393,14 +374,13 @@ fn embed_caches_minilm_vectors_that_training_uses() {
         "--set",
         "train.epochs=1",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let caption = caption_input(&run);
     assert_eq!(caption["kind"].as_str(), Some("vector"), "{caption}");
     assert_eq!(caption["shape"].as_array().unwrap().len(), 1);
     assert_eq!(caption["shape"][0].as_integer(), Some(384));
     assert_eq!(caption["encoder"].as_str(), Some("mlp"));
     let run = tmp.path().join("run-tokens");
-    let o = polymodal(&[
+    ok(&[
         "train",
         "--dataset",
         arg(&ds),
@@ -411,7 +391,6 @@ fn embed_caches_minilm_vectors_that_training_uses() {
         "--set",
         "dataset.text_features=tokens",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(caption_input(&run)["encoder"].as_str(), Some("token_bag"));
 }
 

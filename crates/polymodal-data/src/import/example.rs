@@ -139,3 +139,20 @@ pub fn wav_bytes(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
     }
     b
 }
+
+/// A C-order float32 `.npy` file of shape `[rows, dim]` (NPY format 1.0).
+pub fn npy_f32(rows: usize, dim: usize, values: &[f32]) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}")
+            .into_bytes();
+    // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(&header);
+    b.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    b
+}
