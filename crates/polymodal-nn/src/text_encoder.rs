@@ -24,16 +24,25 @@ impl BagEncoder {
 
     /// x: `[batch, tokens]` token ids stored as floats (id 0 = padding) → `[batch, out_dim]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward_with_tokens(x).0
+    }
+
+    /// The feature and the token embeddings `[batch, tokens, embed_dim]`, padding zeroed (a
+    /// fusion that attends over them sees padding as empty tokens).
+    pub fn forward_with_tokens(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<3>) {
         let [b, t] = x.dims();
         let mask = x.clone().greater_elem(0.5).float().reshape([b, t, 1]);
         let emb = self.embedding.forward(x.int()) * mask.clone();
         // An empty text (all padding) pools to zero rather than dividing by zero.
         let count = mask.sum_dim(1).clamp_min(1.0).reshape([b, 1]);
-        let pooled = emb.sum_dim(1).reshape([b, self.fc_in()]) / count;
-        relu(self.fc.forward(pooled))
+        let pooled = emb.clone().sum_dim(1).reshape([b, self.token_dim()]) / count;
+        (relu(self.fc.forward(pooled)), emb)
     }
 
-    fn fc_in(&self) -> usize {
-        self.fc.weight.dims()[0]
+    /// Width of the token embeddings. Reads the lazy shape: forcing a parameter's
+    /// initialisation here would reorder burn's RNG draws and change seeded weights.
+    pub fn token_dim(&self) -> usize {
+        // burn's Linear weight is [in, out].
+        self.fc.weight.lazy_shape().as_slice()[0]
     }
 }
