@@ -13,5 +13,6 @@ pub mod backend;
 pub mod encoder;
 pub mod fusion;
 pub mod model;
+pub mod params;
 
-pub use model::{ModelConfig, ModelOutput, MultimodalClassifier, NnError};
+pub use model::{Encoded, ModelConfig, ModelOutput, MultimodalClassifier, NnError};
