@@ -241,7 +241,7 @@ fn balance_options_diagnostics_and_robustness() {
     }
     // The modulated parameters, by owner, are listed once in the report (and logged at info).
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    assert!(report.contains("## OGM-GE") && report.contains("encoders.0.conv1.weight"));
+    assert!(report.contains("## OGM-GE") && report.contains("encoders.0.Conv.conv1.weight"));
     assert!(report.contains("## Modality diagnostics"));
     // Contributions sum to 1 per sample and on average.
     let csv = std::fs::read_to_string(run.join("contributions.csv")).unwrap();

@@ -120,7 +120,7 @@ impl Fusion {
             FusionKind::Gated => Fusion::Gated(GatedFusion::new(dims, hidden, classes, device)),
             FusionKind::Late => Fusion::Late(LateFusion::new()),
             FusionKind::CrossAttention => Fusion::CrossAttention(CrossAttentionFusion::new(
-                token_dims, hidden, *heads, classes, device,
+                dims, token_dims, hidden, *heads, classes, device,
             )),
             FusionKind::Tensor => {
                 Fusion::Tensor(TensorFusion::new(dims, hidden, *rank, classes, device))
@@ -143,9 +143,10 @@ impl Fusion {
             Fusion::Sum(f) => f.forward(features),
             Fusion::Gated(f) => f.forward(features),
             Fusion::Late(f) => f.forward(present, modality_logits),
-            Fusion::CrossAttention(f) => {
-                f.forward(tokens.expect("cross-attention fusion needs token sequences"))
-            }
+            Fusion::CrossAttention(f) => f.forward(
+                features,
+                tokens.expect("cross-attention fusion needs token sequences"),
+            ),
             Fusion::Tensor(f) => f.forward(features),
         }
     }
