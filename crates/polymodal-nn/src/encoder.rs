@@ -1,5 +1,7 @@
 //! Per-modality encoders: a small CNN for `[c, h, w]` inputs (images, log-mel spectrograms) and
-//! an MLP for vectors.
+//! an MLP for vectors, a token bag for text ids (`text_encoder`). Besides a pooled feature vector, every encoder exposes a token sequence
+//! `[batch, tokens, token_dim]` for fusions that attend across modalities (cross-attention):
+//! the CNN's last feature-map cells, or the MLP's feature as a single token.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -49,6 +51,24 @@ impl ConvEncoder {
         let x = self.pool.forward(relu(self.conv2.forward(x)));
         relu(self.fc.forward(x.flatten::<2>(1, 3)))
     }
+
+    /// x: `[batch, c*h*w]` → (`[batch, out_dim]`, tokens `[batch, (h/4)*(w/4), channels[1]]`):
+    /// the feature and the cells of the last feature map, from one pass.
+    pub fn forward_with_tokens(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<3>) {
+        let [b, _] = x.dims();
+        let [c, h, w] = self.input_shape;
+        let x = x.reshape([b, c, h, w]);
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let map = self.pool.forward(relu(self.conv2.forward(x)));
+        let tokens = map.clone().flatten::<3>(2, 3).swap_dims(1, 2);
+        (relu(self.fc.forward(map.flatten::<2>(1, 3))), tokens)
+    }
+
+    /// Width of each token (the second conv layer's channels). Reads the lazy shape: forcing a
+    /// parameter's initialisation here would reorder burn's RNG draws and change seeded weights.
+    pub fn token_dim(&self) -> usize {
+        self.conv2.weight.lazy_shape().as_slice()[0]
+    }
 }
 
 /// linear → ReLU → linear → ReLU.
@@ -87,6 +107,28 @@ impl Encoder {
             Encoder::Conv(e) => e.forward(x),
             Encoder::Mlp(e) => e.forward(x),
             Encoder::Text(e) => e.forward(x),
+        }
+    }
+
+    /// The feature `[batch, d]` and the token sequence `[batch, tokens, token_dim]`.
+    pub fn forward_with_tokens(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<3>) {
+        match self {
+            Encoder::Conv(e) => e.forward_with_tokens(x),
+            Encoder::Mlp(e) => {
+                let z = e.forward(x);
+                (z.clone(), z.unsqueeze_dim::<3>(1))
+            }
+            Encoder::Text(e) => e.forward_with_tokens(x),
+        }
+    }
+
+    /// Width of the tokens of [`Self::forward_with_tokens`].
+    pub fn token_dim(&self) -> usize {
+        match self {
+            Encoder::Conv(e) => e.token_dim(),
+            // burn's Linear weight is [in, out].
+            Encoder::Mlp(e) => e.l2.weight.lazy_shape().as_slice()[1],
+            Encoder::Text(e) => e.token_dim(),
         }
     }
 }

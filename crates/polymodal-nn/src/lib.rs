@@ -13,6 +13,7 @@ pub mod backend;
 pub mod encoder;
 pub mod fusion;
 pub mod model;
+pub mod params;
 pub mod text_encoder;
 
-pub use model::{encoder_name, ModelConfig, ModelOutput, MultimodalClassifier, NnError};
+pub use model::{encoder_name, Encoded, ModelConfig, ModelOutput, MultimodalClassifier, NnError};

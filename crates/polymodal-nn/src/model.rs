@@ -1,5 +1,5 @@
 use crate::encoder::{ConvEncoder, Encoder, MlpEncoder};
-use crate::fusion::{Fusion, FusionKind};
+use crate::fusion::{Fusion, FusionKind, FusionShape, MAX_FULL_TENSOR_WIDTH};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -43,8 +43,12 @@ pub struct ModelConfig {
     pub fusion: FusionKind,
     /// Width of every modality's penultimate feature.
     pub feature_dim: usize,
-    /// Width of the fused representation for sum and gated fusion.
+    /// Width of the fused representation for sum, gated, cross-attention and tensor fusion.
     pub fusion_dim: usize,
+    /// Attention heads of cross-attention fusion (must divide `fusion_dim`).
+    pub attention_heads: usize,
+    /// Tensor fusion: 0 = the full outer product, r > 0 = its rank-r (LMF) form.
+    pub tensor_rank: usize,
     /// Channels of the two conv layers of CNN encoders.
     pub conv_channels: [usize; 2],
     /// Hidden width of MLP encoders.
@@ -61,6 +65,8 @@ impl Default for ModelConfig {
             fusion: FusionKind::Concat,
             feature_dim: 128,
             fusion_dim: 128,
+            attention_heads: 4,
+            tensor_rank: 0,
             conv_channels: [16, 32],
             mlp_hidden: 256,
             dropout: 0.2,
@@ -82,6 +88,12 @@ impl ModelConfig {
             return Err(NnError::Config(
                 "model.conv_channels must be positive".into(),
             ));
+        }
+        if self.fusion_dim.checked_rem(self.attention_heads) != Some(0) {
+            return Err(NnError::Config(format!(
+                "model.attention_heads = {} must be positive and divide model.fusion_dim = {}",
+                self.attention_heads, self.fusion_dim
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(NnError::Config(format!(
@@ -167,13 +179,34 @@ impl ModelConfig {
             encoders.push(enc);
         }
         let dims = vec![self.feature_dim; specs.len()];
+        if self.fusion == FusionKind::Tensor && self.tensor_rank == 0 {
+            let width = dims
+                .iter()
+                .try_fold(1usize, |acc, d| acc.checked_mul(d + 1))
+                .unwrap_or(usize::MAX);
+            if width > MAX_FULL_TENSOR_WIDTH {
+                return Err(NnError::Config(format!(
+                    "full tensor fusion of {} modalities of width {} has {width} inputs (max {MAX_FULL_TENSOR_WIDTH}): set model.tensor_rank > 0 for the low-rank form",
+                    dims.len(),
+                    self.feature_dim
+                )));
+            }
+        }
+        let shape = FusionShape {
+            token_dims: encoders.iter().map(Encoder::token_dim).collect(),
+            dims: dims.clone(),
+            hidden: self.fusion_dim,
+            heads: self.attention_heads,
+            rank: self.tensor_rank,
+            classes,
+        };
         Ok(MultimodalClassifier {
             encoders,
             heads: dims
                 .iter()
                 .map(|&d| LinearConfig::new(d, classes).init(device))
                 .collect(),
-            fusion: Fusion::new(self.fusion, &dims, self.fusion_dim, classes, device),
+            fusion: Fusion::new(self.fusion, &shape, device),
             dropout: self.dropout,
         })
     }
@@ -184,6 +217,36 @@ struct ForceInit;
 impl burn::module::ModuleVisitor for ForceInit {
     fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
         let _ = param.val();
+    }
+}
+
+/// What the encoders hand to the fusion, zeroed where a modality is missing.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Per modality `[batch, d_m]` penultimate features.
+    pub features: Vec<Tensor<2>>,
+    /// Per modality `[batch, T_m, t_m]` token sequences, only for fusions that read them.
+    pub tokens: Option<Vec<Tensor<3>>>,
+}
+
+impl Encoded {
+    /// Zeroes modality `m` where `keep[m]` (`[batch, 1]`) is 0: how a modality is dropped at the
+    /// fusion input.
+    pub fn masked(&self, keep: &[Tensor<2>]) -> Encoded {
+        Encoded {
+            features: self
+                .features
+                .iter()
+                .zip(keep)
+                .map(|(f, k)| f.clone() * k.clone())
+                .collect(),
+            tokens: self.tokens.as_ref().map(|ts| {
+                ts.iter()
+                    .zip(keep)
+                    .map(|(t, k)| t.clone() * k.clone().unsqueeze_dim::<3>(2))
+                    .collect()
+            }),
+        }
     }
 }
 
@@ -219,15 +282,55 @@ impl MultimodalClassifier {
         self.heads.iter().map(|h| h.weight.dims()[0]).collect()
     }
 
-    /// Per-modality features, zeroed where the modality is missing.
-    /// inputs: per modality `[batch, numel]`; present: per modality `[batch, 1]`.
-    pub fn encode(&self, inputs: Vec<Tensor<2>>, present: &[Tensor<2>]) -> Vec<Tensor<2>> {
-        inputs
+    /// Number of trainable scalars.
+    pub fn parameter_count(&self) -> usize {
+        self.num_params()
+    }
+
+    /// Every float parameter of modality `m`'s encoder (`encoders.m.*`), found by ownership.
+    pub fn encoder_params(&self, m: usize) -> Vec<crate::params::NamedParam> {
+        crate::params::named_params(&self.encoders[m], &format!("encoders.{m}"))
+    }
+
+    /// Which fusion this model uses.
+    pub fn fusion_kind(&self) -> FusionKind {
+        match &self.fusion {
+            Fusion::Concat(_) => FusionKind::Concat,
+            Fusion::Sum(_) => FusionKind::Sum,
+            Fusion::Gated(_) => FusionKind::Gated,
+            Fusion::Late(_) => FusionKind::Late,
+            Fusion::CrossAttention(_) => FusionKind::CrossAttention,
+            Fusion::Tensor(_) => FusionKind::Tensor,
+        }
+    }
+
+    /// Per-modality features (and token sequences if the fusion reads them), zeroed where the
+    /// modality is missing. inputs: per modality `[batch, numel]`; present: per modality `[batch, 1]`.
+    pub fn encode(&self, inputs: Vec<Tensor<2>>, present: &[Tensor<2>]) -> Encoded {
+        if !self.fusion_kind().needs_tokens() {
+            return Encoded {
+                features: inputs
+                    .into_iter()
+                    .zip(&self.encoders)
+                    .zip(present)
+                    .map(|((x, enc), p)| enc.forward(x) * p.clone())
+                    .collect(),
+                tokens: None,
+            };
+        }
+        let (features, tokens) = inputs
             .into_iter()
             .zip(&self.encoders)
             .zip(present)
-            .map(|((x, enc), p)| enc.forward(x) * p.clone())
-            .collect()
+            .map(|((x, enc), p)| {
+                let (z, t) = enc.forward_with_tokens(x);
+                (z * p.clone(), t * p.clone().unsqueeze_dim::<3>(2))
+            })
+            .unzip();
+        Encoded {
+            features,
+            tokens: Some(tokens),
+        }
     }
 
     /// Heads and fusion over given features. With `dropout`, an explicit inverted-dropout mask
@@ -236,10 +339,11 @@ impl MultimodalClassifier {
     /// global one keeps runs reproducible even when several run in one process.
     pub fn head_forward(
         &self,
-        features: Vec<Tensor<2>>,
+        encoded: Encoded,
         present: &[Tensor<2>],
         dropout: Option<&mut Rng>,
     ) -> ModelOutput {
+        let Encoded { features, tokens } = encoded;
         let dropped: Vec<Tensor<2>> = match dropout {
             Some(rng) if self.dropout > 0.0 => {
                 let keep = 1.0 - self.dropout;
@@ -262,7 +366,9 @@ impl MultimodalClassifier {
             .zip(&self.heads)
             .map(|(z, h)| h.forward(z.clone()))
             .collect();
-        let fused = self.fusion.forward(&dropped, present, &per_modality);
+        let fused = self
+            .fusion
+            .forward(&dropped, tokens.as_deref(), present, &per_modality);
         ModelOutput {
             fused,
             per_modality,
@@ -276,8 +382,8 @@ impl MultimodalClassifier {
         present: Vec<Tensor<2>>,
         dropout: Option<&mut Rng>,
     ) -> ModelOutput {
-        let features = self.encode(inputs, &present);
-        self.head_forward(features, &present, dropout)
+        let encoded = self.encode(inputs, &present);
+        self.head_forward(encoded, &present, dropout)
     }
 
     /// Writes the weights as safetensors.

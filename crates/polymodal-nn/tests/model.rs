@@ -5,12 +5,7 @@ use polymodal_core::{ModalityKind, ModalitySpec};
 use polymodal_nn::fusion::FusionKind;
 use polymodal_nn::ModelConfig;
 
-const FUSIONS: [FusionKind; 4] = [
-    FusionKind::Concat,
-    FusionKind::Sum,
-    FusionKind::Gated,
-    FusionKind::Late,
-];
+const FUSIONS: [FusionKind; 6] = FusionKind::ALL;
 
 fn specs() -> Vec<ModalitySpec> {
     vec![
@@ -32,6 +27,8 @@ fn cfg(fusion: FusionKind) -> ModelConfig {
         fusion,
         feature_dim: 6,
         fusion_dim: 7,
+        attention_heads: 1,
+        tensor_rank: 0,
         conv_channels: [2, 3],
         mlp_hidden: 4,
         dropout: 0.3,
@@ -188,7 +185,7 @@ fn text_encoder_ignores_padding_and_round_trips() {
         &present,
     );
     // Mean pooling: order and repetition of the same token do not matter, padding is ignored.
-    let (fa, fb) = (values(a[0].clone()), values(b[0].clone()));
+    let (fa, fb) = (values(a.features[0].clone()), values(b.features[0].clone()));
     for (x, y) in fa.iter().zip(&fb) {
         assert!((x - y).abs() < 1e-6, "{fa:?} vs {fb:?}");
     }
@@ -209,4 +206,89 @@ fn text_encoder_ignores_padding_and_round_trips() {
     let out1 = model.forward(input(), present.to_vec(), None);
     let out2 = back.forward(input(), present.to_vec(), None);
     assert_eq!(values(out1.fused), values(out2.fused));
+    // The token-reading fusions accept text: its tokens are the (padding-zeroed) embeddings.
+    for fusion in [FusionKind::CrossAttention, FusionKind::Tensor] {
+        let m = cfg(fusion).init_seeded(&specs, 3, &d, 2).unwrap();
+        let out = m.forward(input(), present.to_vec(), None);
+        assert_eq!(out.fused.dims(), [2, 3], "{fusion:?}");
+        assert!(values(out.fused).iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn low_rank_tensor_fusion_saves_reloads_and_masks() {
+    let d = polymodal_nn::backend::inference_device();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(FusionKind::Tensor);
+    c.tensor_rank = 3;
+    let model = c.init_seeded(&specs(), 3, &d, 5).unwrap();
+    let path = dir.path().join("lmf.safetensors");
+    model.save_safetensors(&path).unwrap();
+    let loaded = c
+        .init_seeded(&specs(), 3, &d, 6)
+        .unwrap()
+        .load_safetensors(&path)
+        .unwrap();
+    let x = inputs(2);
+    let present = vec![mask(&[1.0, 1.0]), mask(&[1.0, 0.0])];
+    assert_eq!(
+        values(model.forward(x.clone(), present.clone(), None).fused),
+        values(loaded.forward(x, present, None).fused)
+    );
+    // The full form refuses widths it cannot materialise.
+    let mut huge = cfg(FusionKind::Tensor);
+    huge.feature_dim = 2000;
+    let e = huge.init(&specs(), 3, &d).unwrap_err().to_string();
+    assert!(e.contains("tensor_rank"), "{e}");
+}
+
+#[test]
+fn cross_attention_mixes_modalities_through_tokens() {
+    let d = polymodal_nn::backend::inference_device();
+    let model = cfg(FusionKind::CrossAttention)
+        .init_seeded(&specs(), 3, &d, 3)
+        .unwrap();
+    let x = inputs(2);
+    let present = vec![mask(&[1.0, 1.0]), mask(&[1.0, 1.0])];
+    let enc = model.encode(x.clone(), &present);
+    let tokens = enc.tokens.as_ref().expect("cross-attention reads tokens");
+    // 8x8 image through two 2x2 pools: 4 cells of 3 channels; the vector: one token.
+    assert_eq!(tokens[0].dims(), [2, 4, 3]);
+    assert_eq!(tokens[1].dims(), [2, 1, 6]);
+    // Changing only the image changes the fused output through attention.
+    let mut other = x.clone();
+    other[0] = Tensor::random([2, 64], Distribution::Normal(3.0, 1.0), &d);
+    let a = values(model.forward(x, present.clone(), None).fused);
+    let b = values(model.forward(other, present, None).fused);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn encoder_parameters_are_found_by_ownership() {
+    let d = polymodal_nn::backend::inference_device();
+    for fusion in FUSIONS {
+        let model = cfg(fusion).init(&specs(), 3, &d).unwrap();
+        let all = polymodal_nn::params::named_params(&model, "");
+        for m in 0..2 {
+            let own = model.encoder_params(m);
+            assert!(!own.is_empty());
+            let prefix = format!("encoders.{m}.");
+            let expected: Vec<_> = all
+                .iter()
+                .filter(|p| p.name.starts_with(&prefix))
+                .cloned()
+                .collect();
+            assert_eq!(own, expected, "{fusion:?}");
+        }
+        // Conv kernels (4-D) and linear layers (2-D) alike: ownership, not rank.
+        let names: Vec<String> = model
+            .encoder_params(0)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert!(names.iter().any(|n| n.contains("conv1")), "{names:?}");
+        assert!(names.iter().any(|n| n.contains("fc")), "{names:?}");
+        let total: usize = all.iter().map(|p| p.numel).sum();
+        assert_eq!(total, model.parameter_count());
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::TrainConfig;
 use crate::tensors::batch_inputs;
-use crate::trainer::train_step;
+use crate::trainer::{train_step, StepOptions};
 use burn::optim::AdamWConfig;
 use burn::tensor::activation::softmax;
 use polymodal_core::ModalitySpec;
@@ -100,16 +100,20 @@ pub fn train_throughput(
     let train = measure(
         |i| {
             let m = model.take().expect("model present");
-            let (m, _, _) = train_step(
+            let out = train_step(
                 m,
                 &mut optim,
                 &batches[i % batches.len()],
                 &cfg,
                 1e-3,
                 &device,
-                &mut dropout_rng,
+                StepOptions {
+                    dropout_rng: &mut dropout_rng,
+                    modality_dropout: None,
+                    ogm: None,
+                },
             );
-            model = Some(m);
+            model = Some(out.model);
         },
         batch,
         runs,

@@ -1,3 +1,4 @@
+use crate::ogm::OgmConfig;
 use serde::{Deserialize, Serialize};
 
 /// Learning-rate schedule after the warm-up.
@@ -7,6 +8,18 @@ pub enum Schedule {
     Constant,
     /// Cosine decay to `min_lr_ratio * lr` at the last epoch.
     Cosine,
+}
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// AdamW (decoupled weight decay).
+    Adamw,
+    /// SGD with momentum `train.momentum` (no dampening) and L2 weight decay, as OGM-GE's
+    /// paper trains. Adam's per-parameter normalisation largely undoes a gradient scale that
+    /// changes slowly, so OGM's coefficient acts most directly with SGD.
+    Sgd,
 }
 
 /// Relative weights of the fused loss and of each auxiliary per-modality loss.
@@ -33,6 +46,9 @@ impl Default for LossWeights {
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
     pub epochs: usize,
+    pub optimizer: OptimizerKind,
+    /// SGD momentum (ignored by AdamW).
+    pub momentum: f64,
     pub batch_size: usize,
     pub eval_batch_size: usize,
     pub lr: f64,
@@ -45,12 +61,20 @@ pub struct TrainConfig {
     pub loss_weights: LossWeights,
     /// Train on only the first N samples of the training split (0 = all): for quick runs.
     pub max_train_samples: usize,
+    /// Training-time modality dropout: each present modality of each training sample is zeroed
+    /// at the fusion input with this probability (never all of a sample's modalities), so the
+    /// model learns to survive a missing modality. 0 = off.
+    pub modality_dropout: f64,
+    /// OGM-GE gradient modulation (`[train.ogm]`).
+    pub ogm: OgmConfig,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             epochs: 15,
+            optimizer: OptimizerKind::Adamw,
+            momentum: 0.9,
             batch_size: 64,
             eval_batch_size: 256,
             lr: 2e-3,
@@ -61,6 +85,8 @@ impl Default for TrainConfig {
             patience: 4,
             loss_weights: LossWeights::default(),
             max_train_samples: 0,
+            modality_dropout: 0.0,
+            ogm: OgmConfig::default(),
         }
     }
 }
@@ -82,11 +108,46 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&self.min_lr_ratio) {
             return Err("train.min_lr_ratio must be in [0, 1]".into());
         }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(format!(
+                "train.momentum = {} must be in [0, 1)",
+                self.momentum
+            ));
+        }
+        if !(0.0..1.0).contains(&self.modality_dropout) {
+            return Err(format!(
+                "train.modality_dropout = {} must be in [0, 1)",
+                self.modality_dropout
+            ));
+        }
+        self.ogm.validate()?;
         let w = &self.loss_weights;
         if !(w.fused >= 0.0 && w.per_modality >= 0.0 && w.fused + w.per_modality > 0.0) {
             return Err("train.loss_weights must be >= 0 and not all zero".into());
         }
         Ok(())
+    }
+
+    /// A fresh optimiser of the configured kind.
+    pub fn optimizer(&self) -> burn::optim::ModuleOptimizer {
+        match self.optimizer {
+            OptimizerKind::Adamw => burn::optim::AdamWConfig::new()
+                .with_weight_decay(self.weight_decay as f32)
+                .init(),
+            OptimizerKind::Sgd => {
+                let momentum = (self.momentum > 0.0).then(|| {
+                    burn::optim::momentum::MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
+                });
+                let decay = (self.weight_decay > 0.0)
+                    .then(|| burn::optim::decay::WeightDecayConfig::new(self.weight_decay as f32));
+                burn::optim::SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(decay)
+                    .init()
+            }
+        }
     }
 
     /// Learning rate at `step` of `total` steps, with `warmup` warm-up steps.

@@ -29,11 +29,25 @@ pub fn predict(
     batch_size: usize,
     device: &Device,
 ) -> Predictions {
+    predict_with(model, data, indices, batch_size, device, &mut |_, _| {})
+}
+
+/// [`predict`] with every batch passed through `alter(batch_number, batch)` first: how test-time
+/// corruption (a modality dropped through its presence mask, noise added to an input) is applied.
+pub fn predict_with(
+    model: &MultimodalClassifier,
+    data: &Dataset,
+    indices: &[usize],
+    batch_size: usize,
+    device: &Device,
+    alter: &mut dyn FnMut(usize, &mut polymodal_data::Batch),
+) -> Predictions {
     let m = model.num_modalities();
     let mut fused = Vec::with_capacity(indices.len() * data.num_classes());
     let mut per_modality = vec![Vec::new(); m];
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let batch = data.batch(chunk, None);
+    for (k, chunk) in indices.chunks(batch_size.max(1)).enumerate() {
+        let mut batch = data.batch(chunk, None);
+        alter(k, &mut batch);
         let (inputs, present) = batch_inputs(&batch, device);
         let out = model.forward(inputs, present, None);
         fused.extend(to_vec(softmax(out.fused, 1)));

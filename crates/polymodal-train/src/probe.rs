@@ -7,7 +7,7 @@ use crate::tensors::{batch_inputs, to_vec};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use polymodal_data::Dataset;
-use polymodal_nn::MultimodalClassifier;
+use polymodal_nn::{Encoded, MultimodalClassifier};
 
 /// Model outputs over a fixed list of samples.
 pub struct Probe<'a> {
@@ -16,8 +16,8 @@ pub struct Probe<'a> {
     classes: usize,
     n: usize,
     batch_size: usize,
-    /// Per batch: per-modality features `[b, d_m]` and presence `[b, 1]`.
-    batches: Vec<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
+    /// Per batch: per-modality encoder outputs and presence `[b, 1]`.
+    batches: Vec<(Encoded, Vec<Tensor<2>>)>,
 }
 
 fn probs(t: Tensor<2>) -> Vec<f32> {
@@ -68,8 +68,8 @@ impl<'a> Probe<'a> {
         let m = self.model.num_modalities();
         let mut fused = Vec::with_capacity(self.n * self.classes);
         let mut per = vec![Vec::with_capacity(self.n * self.classes); m];
-        for (features, present) in &self.batches {
-            let out = self.model.head_forward(features.clone(), present, None);
+        for (encoded, present) in &self.batches {
+            let out = self.model.head_forward(encoded.clone(), present, None);
             fused.extend(probs(out.fused));
             for (acc, l) in per.iter_mut().zip(out.per_modality) {
                 acc.extend(probs(l));
@@ -82,8 +82,8 @@ impl<'a> Probe<'a> {
     pub fn features(&self) -> Vec<Vec<f32>> {
         let m = self.model.num_modalities();
         let mut out = vec![Vec::new(); m];
-        for (features, _) in &self.batches {
-            for (acc, f) in out.iter_mut().zip(features) {
+        for (encoded, _) in &self.batches {
+            for (acc, f) in out.iter_mut().zip(&encoded.features) {
                 acc.extend(to_vec(f.clone()));
             }
         }
@@ -94,10 +94,8 @@ impl<'a> Probe<'a> {
     pub fn mc_probs(&self, passes: usize, rng: &mut polymodal_core::seed::Rng) -> Vec<f32> {
         let mut out = Vec::with_capacity(passes * self.n * self.classes);
         for _ in 0..passes {
-            for (features, present) in &self.batches {
-                let o = self
-                    .model
-                    .head_forward(features.clone(), present, Some(rng));
+            for (encoded, present) in &self.batches {
+                let o = self.model.head_forward(encoded.clone(), present, Some(rng));
                 out.extend(probs(o.fused));
             }
         }
@@ -112,8 +110,8 @@ impl<'a> Probe<'a> {
         (0..1usize << m)
             .map(|mask| {
                 let mut acc = Vec::with_capacity(self.n * self.classes);
-                for (features, present) in &self.batches {
-                    let b = features[0].dims()[0];
+                for (encoded, present) in &self.batches {
+                    let b = encoded.features[0].dims()[0];
                     let keep: Vec<Tensor<2>> = (0..m)
                         .map(|k| {
                             let on = if mask >> k & 1 == 1 { 1.0f32 } else { 0.0 };
@@ -124,12 +122,7 @@ impl<'a> Probe<'a> {
                                 )
                         })
                         .collect();
-                    let masked: Vec<Tensor<2>> = features
-                        .iter()
-                        .zip(&keep)
-                        .map(|(f, k)| f.clone() * k.clone())
-                        .collect();
-                    let out = self.model.head_forward(masked, &keep, None);
+                    let out = self.model.head_forward(encoded.masked(&keep), &keep, None);
                     acc.extend(probs(out.fused));
                 }
                 acc

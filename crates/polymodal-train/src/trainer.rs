@@ -2,15 +2,19 @@
 
 use crate::config::TrainConfig;
 use crate::eval::{evaluate, predict, EvalReport};
+use crate::ogm::{self, OgmStep};
 use crate::tensors::{batch_inputs, labels_tensor};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor};
+use polymodal_core::seed::Rng;
 use polymodal_core::CoreError;
 use polymodal_data::Batch;
 use polymodal_data::{AugmentConfig, DataError, Dataset};
 use polymodal_nn::{ModelConfig, MultimodalClassifier, NnError};
 use rand::seq::SliceRandom;
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -57,6 +61,11 @@ pub trait TrainObserver {
     fn on_epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
     fn on_batch(&mut self, _epoch: usize, _batch: usize, _loss: f32) {}
     fn on_epoch_end(&mut self, _metrics: &EpochMetrics) {}
+    /// Once before training when OGM-GE is on: per modality, the parameters modulated when that
+    /// modality dominates (every parameter its encoder owns).
+    fn on_ogm_params(&mut self, _params: &[Vec<String>]) {}
+    /// After every modulated step: scores, ρ and coefficients.
+    fn on_ogm_step(&mut self, _step: &OgmStep) {}
 }
 
 /// Ignores all progress.
@@ -71,6 +80,8 @@ pub struct TrainOutcome {
     pub best_epoch: usize,
     pub best_val: EvalReport,
     pub checkpoint: PathBuf,
+    /// Every OGM-GE step (empty when OGM-GE is off).
+    pub ogm_steps: Vec<OgmStep>,
 }
 
 pub struct TrainRequest<'a> {
@@ -95,8 +106,54 @@ fn masked_ce(logits: Tensor<2>, targets: Tensor<1, Int>, mask: Tensor<1>) -> Ten
     (nll * mask.clone()).sum() / mask.sum().clamp_min(1.0)
 }
 
-/// One optimisation step on `batch`: returns the updated model, the loss before the update and
-/// the number of fused-head hits. A non-finite loss is returned as is (the caller names the
+/// Per-step randomness and options beyond plain optimisation.
+pub struct StepOptions<'a> {
+    /// Feature dropout masks.
+    pub dropout_rng: &'a mut Rng,
+    /// Training-time modality dropout: probability and RNG (None = off).
+    pub modality_dropout: Option<(f64, &'a mut Rng)>,
+    /// OGM-GE this step: α and, for the GE noise, its RNG (None = no modulation).
+    pub ogm: Option<(f64, Option<&'a mut Rng>)>,
+}
+
+/// What one step did.
+pub struct StepOutcome {
+    pub model: MultimodalClassifier,
+    /// Loss before the update.
+    pub loss: f32,
+    /// Fused-head hits in the batch.
+    pub hits: usize,
+    /// The modulation applied, if OGM-GE was on (epoch and batch left 0 for the caller).
+    pub ogm: Option<OgmStep>,
+}
+
+/// Zeroes each present modality of each sample with probability `p`, never all of a sample's
+/// present modalities (one of them, uniformly, is then kept).
+// `present` is `[modality][sample]`: the loop runs over samples, across modalities.
+#[allow(clippy::needless_range_loop)]
+pub fn drop_modalities(present: &mut [Vec<f32>], p: f64, rng: &mut Rng) {
+    let m = present.len();
+    let b = present.first().map_or(0, Vec::len);
+    for i in 0..b {
+        let had: Vec<usize> = (0..m).filter(|&k| present[k][i] > 0.0).collect();
+        if had.len() < 2 {
+            continue;
+        }
+        let keep: Vec<bool> = had.iter().map(|_| !rng.random_bool(p)).collect();
+        let survivor = if keep.contains(&true) {
+            None
+        } else {
+            Some(had[rng.random_range(0..had.len())])
+        };
+        for (&k, &kept) in had.iter().zip(&keep) {
+            if !kept && survivor != Some(k) {
+                present[k][i] = 0.0;
+            }
+        }
+    }
+}
+
+/// One optimisation step on `batch`. A non-finite loss is returned as is (the caller names the
 /// samples); the update is still applied, so callers must stop on it.
 pub fn train_step(
     model: MultimodalClassifier,
@@ -105,11 +162,23 @@ pub fn train_step(
     cfg: &TrainConfig,
     lr: f64,
     device: &Device,
-    dropout_rng: &mut polymodal_core::seed::Rng,
-) -> (MultimodalClassifier, f32, usize) {
+    opts: StepOptions<'_>,
+) -> StepOutcome {
+    let StepOptions {
+        dropout_rng,
+        modality_dropout,
+        ogm: ogm_opts,
+    } = opts;
     let w = &cfg.loss_weights;
     let norm = w.fused + w.per_modality * model.num_modalities() as f64;
-    let (inputs, present) = batch_inputs(batch, device);
+    let (inputs, present) = match modality_dropout {
+        Some((p, rng)) if p > 0.0 => {
+            let mut dropped = batch.clone();
+            drop_modalities(&mut dropped.present, p, rng);
+            batch_inputs(&dropped, device)
+        }
+        _ => batch_inputs(batch, device),
+    };
     let targets = labels_tensor(&batch.labels, device);
     let out = model.forward(inputs, present.clone(), Some(dropout_rng));
     let ones = Tensor::<1>::ones([batch.labels.len()], device);
@@ -120,13 +189,55 @@ pub fn train_step(
     }
     let loss_value: f32 = loss.clone().into_scalar();
     let pred = out.fused.argmax(1).squeeze_dim::<1>(1);
-    let hits: i64 = pred.equal(targets).int().sum().into_scalar();
+    let hits: i64 = pred.equal(targets.clone()).int().sum().into_scalar();
+    let hits = hits as usize;
     if !loss_value.is_finite() {
-        return (model, loss_value, hits as usize);
+        return StepOutcome {
+            model,
+            loss: loss_value,
+            hits,
+            ogm: None,
+        };
     }
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    // methods.md §5.2: score_m = Σ_i softmax(out_m(i))[y_i], here over the samples that have
+    // modality m, from the detached per-modality logits.
+    let ogm_plan = ogm_opts.map(|(alpha, noise)| {
+        let scores: Vec<f64> = out
+            .per_modality
+            .iter()
+            .zip(&present)
+            .map(|(logits, p)| {
+                let prob = softmax(logits.clone().detach(), 1)
+                    .gather(1, targets.clone().unsqueeze_dim::<2>(1));
+                let s: f32 = (prob * p.clone()).sum().into_scalar();
+                s as f64
+            })
+            .collect();
+        let (dominant, rho, coefficients) = ogm::plan(&scores, alpha);
+        (
+            OgmStep {
+                epoch: 0,
+                batch: 0,
+                scores,
+                dominant,
+                rho,
+                coefficients,
+            },
+            noise,
+        )
+    });
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let ogm_step = ogm_plan.map(|(step, noise)| {
+        ogm::modulate(&mut grads, &model, &step.coefficients, noise);
+        step
+    });
     let model = optim.step(lr, model, grads);
-    (model, loss_value, hits as usize)
+    StepOutcome {
+        model,
+        loss: loss_value,
+        hits,
+        ogm: ogm_step,
+    }
 }
 
 /// Trains a fresh model and returns the best one.
@@ -168,9 +279,23 @@ pub fn train(
         model = model.load_safetensors(path)?;
     }
     let mut dropout_rng = polymodal_core::seed::rng(seed, "dropout");
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(cfg.weight_decay as f32)
-        .init();
+    // Separate streams, drawn only when the option is on: default runs stay bit-identical.
+    let mut modality_rng = polymodal_core::seed::rng(seed, "modality-dropout");
+    let mut ogm_rng = polymodal_core::seed::rng(seed, "ogm-noise");
+    let mut ogm_steps = Vec::new();
+    if cfg.ogm.enabled {
+        let names: Vec<Vec<String>> = (0..model.num_modalities())
+            .map(|m| {
+                model
+                    .encoder_params(m)
+                    .into_iter()
+                    .map(|p| p.name)
+                    .collect()
+            })
+            .collect();
+        observer.on_ogm_params(&names);
+    }
+    let mut optim = cfg.optimizer();
 
     let batches_per_epoch = train_indices.len().div_ceil(cfg.batch_size);
     let total_steps = batches_per_epoch * cfg.epochs;
@@ -193,16 +318,28 @@ pub fn train(
             lr = cfg.lr_at(step, warmup, total_steps);
             let aug_seed = polymodal_core::seed::derive(seed, &format!("augment/{epoch}/{b}"));
             let batch = data.batch(chunk, Some((augment, aug_seed)));
-            let (next, loss_value, hits) = train_step(
+            let ogm_on = cfg.ogm.active_in(epoch);
+            let step_out = train_step(
                 model,
                 &mut optim,
                 &batch,
                 cfg,
                 lr,
                 &device,
-                &mut dropout_rng,
+                StepOptions {
+                    dropout_rng: &mut dropout_rng,
+                    modality_dropout: Some((cfg.modality_dropout, &mut modality_rng)),
+                    ogm: ogm_on.then(|| (cfg.ogm.alpha, cfg.ogm.noise.then_some(&mut ogm_rng))),
+                },
             );
-            model = next;
+            model = step_out.model;
+            let (loss_value, hits) = (step_out.loss, step_out.hits);
+            if let Some(mut s) = step_out.ogm {
+                s.epoch = epoch;
+                s.batch = b;
+                observer.on_ogm_step(&s);
+                ogm_steps.push(s);
+            }
             if !loss_value.is_finite() {
                 let ids: Vec<String> = chunk.iter().map(|&i| data.ids[i].to_string()).collect();
                 return Err(TrainError::NonFiniteLoss {
@@ -284,6 +421,7 @@ pub fn train(
         best_epoch,
         best_val,
         checkpoint: checkpoint.to_path_buf(),
+        ogm_steps,
     })
 }
 

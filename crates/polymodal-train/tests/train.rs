@@ -61,13 +61,23 @@ fn small_model() -> ModelConfig {
 }
 
 fn run(data: &Dataset, seed: u64, dir: &std::path::Path) -> polymodal_train::TrainOutcome {
-    let cfg = TrainConfig {
+    run_with(data, seed, dir, |_| {})
+}
+
+fn run_with(
+    data: &Dataset,
+    seed: u64,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut TrainConfig),
+) -> polymodal_train::TrainOutcome {
+    let mut cfg = TrainConfig {
         epochs: 8,
         batch_size: 32,
         patience: 0,
         lr: 5e-3,
         ..TrainConfig::default()
     };
+    tweak(&mut cfg);
     let train_idx = data.split_indices(Split::Train);
     let val_idx = data.split_indices(Split::Val);
     train(
@@ -161,4 +171,59 @@ fn empty_or_unlabelled_training_sets_are_errors() {
     assert!(req(&data, &[]).contains("no training samples"));
     data.labels[2] = None;
     assert!(req(&data, &[2, 3]).contains("sample s2 has no label"));
+}
+
+#[test]
+fn ogm_modulates_the_strong_modality_in_its_epochs_only() {
+    let data = synthetic(300);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = run(&data, 3, dir.path());
+    assert!(plain.ogm_steps.is_empty());
+    let outcome = run_with(&data, 3, dir.path(), |c| {
+        c.epochs = 4;
+        c.ogm.enabled = true;
+        c.ogm.start_epoch = 2;
+        c.ogm.end_epoch = 3;
+    });
+    let batches = data.split_indices(Split::Train).len().div_ceil(32);
+    assert_eq!(outcome.ogm_steps.len(), 2 * batches);
+    assert!(outcome.ogm_steps.iter().all(|s| (2..=3).contains(&s.epoch)));
+    for s in &outcome.ogm_steps {
+        assert_eq!(s.scores.len(), 2);
+        for (k, &c) in s.coefficients.iter().enumerate() {
+            assert!(c > 0.0 && c <= 1.0);
+            if k != s.dominant {
+                assert_eq!(c, 1.0);
+            }
+        }
+        assert!(s.rho >= 1.0);
+    }
+    // The strong modality dominates most steps.
+    let strong = outcome.ogm_steps.iter().filter(|s| s.dominant == 0).count();
+    assert!(strong * 2 > outcome.ogm_steps.len(), "{strong}");
+    // Modulation changes training (same seed, same data).
+    let off = run_with(&data, 3, dir.path(), |c| c.epochs = 4);
+    assert_ne!(
+        off.history.last().unwrap().train_loss,
+        outcome.history.last().unwrap().train_loss
+    );
+}
+
+#[test]
+fn modality_dropout_never_removes_every_modality() {
+    let mut rng = polymodal_core::seed::rng(0, "t");
+    let n = 4000;
+    let mut present = vec![vec![1.0f32; n], vec![1.0; n], vec![1.0; n]];
+    present[2][0] = 0.0;
+    polymodal_train::trainer::drop_modalities(&mut present, 0.5, &mut rng);
+    let mut dropped = 0;
+    for i in 0..n {
+        let kept: f32 = present.iter().map(|p| p[i]).sum();
+        assert!(kept >= 1.0, "sample {i} lost every modality");
+        dropped += present.iter().filter(|p| p[i] == 0.0).count();
+    }
+    assert_eq!(present[2][0], 0.0, "a missing modality stays missing");
+    // ~ p of 3n minus the rescued samples (p^3 of them get one modality back).
+    let rate = dropped as f64 / (3 * n) as f64;
+    assert!((0.40..0.50).contains(&rate), "{rate}");
 }

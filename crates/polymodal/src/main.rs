@@ -1,7 +1,9 @@
 //! polymodal: data-efficient multimodal deep learning from the command line.
 
 mod commands;
+mod compare;
 mod config;
+mod diagnostics;
 mod progress;
 mod report;
 mod rundir;
@@ -54,13 +56,37 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
-    /// Reload a run's checkpoint and recompute its test metrics.
+    /// Fusion comparison: train every fusion with and without OGM-GE over several seeds and
+    /// write one table. Rerun the same command to resume.
+    Compare {
+        /// TOML config (see configs/fusion-compare.toml).
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Reload a run's checkpoint, recompute its test metrics and modality diagnostics
+    /// (per-modality accuracy, mean Shapley contribution, accuracy without each modality).
     Eval {
         #[arg(long)]
         run: PathBuf,
-        /// Print the metrics as JSON (the `test` object of metrics.json).
+        /// Print JSON: `test` (as in metrics.json), `diagnostics`, and `robustness` if asked for.
         #[arg(long)]
         json: bool,
+        /// Also report accuracy with this modality removed (zeroed at the fusion input, as a
+        /// missing modality is). Repeatable.
+        #[arg(long, value_name = "MODALITY")]
+        drop: Vec<String>,
+        /// Also report accuracy with Gaussian noise added to a modality's input: `audio=0dB`
+        /// (SNR relative to each sample's mean-square input) or `image=0.5` (standard deviation).
+        /// Repeatable; combines with --drop.
+        #[arg(long, value_name = "MODALITY=SNR_DB|STD")]
+        noise: Vec<commands::eval::NoiseSpec>,
+        /// Seed of the --noise draws.
+        #[arg(long, default_value_t = 0)]
+        noise_seed: u64,
         /// Where the run's imported dataset is now, if it moved.
         #[arg(long)]
         dataset: Option<PathBuf>,
@@ -196,6 +222,54 @@ fn print_aubc(summary: &simulate::outputs::Summary) {
     }
 }
 
+fn print_eval(outcome: &commands::eval::EvalOutcome) {
+    let t = &outcome.test;
+    println!("test accuracy (fused) {:.4}", t.fused.accuracy);
+    println!(
+        "macro-F1 {:.4}, ECE {:.4}, n = {}",
+        t.fused.macro_f1, t.fused.ece, t.fused.n
+    );
+    println!("modality    alone   contribution  Shapley  fused without it");
+    for (name, m) in &t.per_modality {
+        let d = outcome.diagnostics.as_ref();
+        let get = |f: fn(
+            &diagnostics::ModalityDiagnostics,
+        ) -> &std::collections::BTreeMap<String, f64>| {
+            d.and_then(|d| f(d).get(name).copied()).unwrap_or(f64::NAN)
+        };
+        println!(
+            "{name:<10} {:.4}  {:>12.4}  {:>+7.4}  {:.4}",
+            m.accuracy,
+            get(|d| &d.contribution),
+            get(|d| &d.shapley),
+            get(|d| &d.accuracy_without)
+        );
+    }
+    if let Some(r) = &outcome.robustness {
+        let mut what: Vec<String> = r
+            .corruption
+            .drop
+            .iter()
+            .map(|m| format!("{m} dropped"))
+            .collect();
+        what.extend(r.corruption.noise.iter().map(|n| match n.level {
+            commands::eval::NoiseLevel::SnrDb(db) => {
+                format!("{} noised at {db} dB SNR", n.modality)
+            }
+            commands::eval::NoiseLevel::Std(s) => format!("{} noised with std {s}", n.modality),
+        }));
+        println!(
+            "with {}: test accuracy (fused) {:.4} ({:+.4})",
+            what.join(", "),
+            r.test.fused.accuracy,
+            r.test.fused.accuracy - t.fused.accuracy
+        );
+        for (name, m) in &r.test.per_modality {
+            println!("  {name} only {:.4}", m.accuracy);
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train {
@@ -243,19 +317,41 @@ fn run(cli: Cli) -> Result<()> {
             DataCommand::Inspect { dir, json } => commands::data::inspect(&dir, json)?,
             DataCommand::Example { out, per_class } => commands::data::example(&out, per_class)?,
         },
-        Command::Eval { run, json, dataset } => {
-            let outcome = commands::eval::run(&run, dataset.as_deref())?;
+        Command::Compare {
+            config,
+            out,
+            overrides,
+        } => {
+            let cfg = compare::config::load(&config, &overrides)?;
+            compare::run(cfg, &out)?;
+            print!("{}", std::fs::read_to_string(out.join(compare::TABLE_MD))?);
+            println!("table: {}", out.join(compare::TABLE_MD).display());
+        }
+        Command::Eval {
+            run,
+            json,
+            drop,
+            noise,
+            noise_seed,
+            dataset,
+        } => {
+            let corruption = commands::eval::Corruption {
+                drop,
+                noise,
+                seed: noise_seed,
+            };
+            let outcome = commands::eval::run(&run, &corruption, dataset.as_deref())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&outcome.test)?);
-            } else {
-                println!("test accuracy (fused) {:.4}", outcome.test.fused.accuracy);
-                for (name, m) in &outcome.test.per_modality {
-                    println!("test accuracy ({name} only) {:.4}", m.accuracy);
-                }
                 println!(
-                    "macro-F1 {:.4}, ECE {:.4}, n = {}",
-                    outcome.test.fused.macro_f1, outcome.test.fused.ece, outcome.test.fused.n
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "test": outcome.test,
+                        "diagnostics": outcome.diagnostics,
+                        "robustness": outcome.robustness,
+                    }))?
                 );
+            } else {
+                print_eval(&outcome);
             }
             if !outcome.matches_training {
                 anyhow::bail!(

@@ -231,6 +231,69 @@ pub fn write_train_report(
          trained jointly with the fusion (each sees only its own modality's features).\n",
         test.fused.accuracy - best_single
     )?;
+    if let Some(d) = &s.metrics.test_diagnostics {
+        writeln!(md, "## Modality diagnostics (test split)\n")?;
+        writeln!(
+            md,
+            "| modality | accuracy alone (own head) | mean contribution at true label | mean Shapley value | fused accuracy without it |"
+        )?;
+        writeln!(md, "|---|---|---|---|---|")?;
+        for name in &names {
+            writeln!(
+                md,
+                "| {name} | {:.4} | {:.4} | {:+.4} | {:.4} |",
+                test.per_modality.get(name).map_or(f64::NAN, |m| m.accuracy),
+                d.contribution.get(name).copied().unwrap_or(f64::NAN),
+                d.shapley.get(name).copied().unwrap_or(f64::NAN),
+                d.accuracy_without.get(name).copied().unwrap_or(f64::NAN),
+            )?;
+        }
+        writeln!(
+            md,
+            "\nContribution = |φ_m| / Σ_k |φ_k| of the exact Shapley value φ_m of the true class's fused \
+             probability, every modality subset evaluated with the others zeroed at the fusion input \
+             (sums to 1 per sample; 1/M each = balanced). Per sample in `{}`. \
+             \"Without it\" zeroes that modality at the fusion input for every test sample.\n",
+            crate::commands::train::CONTRIBUTIONS_CSV
+        )?;
+    }
+    if config.train.ogm.enabled {
+        let o = &config.train.ogm;
+        writeln!(md, "## OGM-GE\n")?;
+        writeln!(
+            md,
+            "α = {}, epochs {}..{}, GE noise {}. Modulated steps: {}.\n",
+            o.alpha,
+            o.start_epoch,
+            if o.end_epoch == 0 {
+                "end".to_string()
+            } else {
+                o.end_epoch.to_string()
+            },
+            if o.noise { "on" } else { "off" },
+            s.ogm_steps.len()
+        )?;
+        writeln!(md, "| modality | steps dominant | mean coefficient when dominant | mean ρ when dominant | encoder parameters modulated |")?;
+        writeln!(md, "|---|---|---|---|---|")?;
+        for (k, name) in names.iter().enumerate() {
+            let dom: Vec<_> = s.ogm_steps.iter().filter(|st| st.dominant == k).collect();
+            let mean = |f: &dyn Fn(&polymodal_train::OgmStep) -> f64| {
+                dom.iter().map(|st| f(st)).sum::<f64>() / dom.len().max(1) as f64
+            };
+            writeln!(
+                md,
+                "| {name} | {} | {:.4} | {:.4} | {} |",
+                dom.len(),
+                mean(&|st| st.coefficients[k]),
+                mean(&|st| st.rho),
+                s.ogm_params
+                    .get(k)
+                    .map(|p| format!("`{}`", p.join("`, `")))
+                    .unwrap_or_default()
+            )?;
+        }
+        writeln!(md, "\nPer step: `{}`.\n", crate::commands::train::OGM_CSV)?;
+    }
     writeln!(md, "![confusion matrix]({CONFUSION_SVG})\n")?;
     writeln!(md, "![validation curves]({CURVES_SVG})\n")?;
     writeln!(md, "## Per epoch\n")?;

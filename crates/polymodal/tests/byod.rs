@@ -93,8 +93,14 @@ r3,low,images/s003.png,audio/s004.wav,captions/s002.txt
     }
 
     let o = ok(&["eval", "--run", arg(&run), "--json"]);
-    let test: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(test, metrics["test"]);
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(eval["test"], metrics["test"]);
+    // Robustness on imported data: dropping the text works, noising token ids is refused.
+    let o = ok(&["eval", "--run", arg(&run), "--json", "--drop", "caption"]);
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(eval["robustness"]["test"]["accuracy"].is_number(), "{eval}");
+    let o = polymodal(&["eval", "--run", arg(&run), "--noise", "caption=0.5"]);
+    assert!(stderr(&o).contains("`caption` is text"), "{}", stderr(&o));
 
     let sim = tmp.path().join("sim");
     ok(&[

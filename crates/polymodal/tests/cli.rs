@@ -63,7 +63,9 @@ fn train_writes_a_complete_run_and_eval_reproduces_it() {
     let e = polymodal(&["eval", "--run", run.to_str().unwrap(), "--json"]);
     assert!(e.status.success(), "{}", stderr(&e));
     let recomputed: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
-    assert_eq!(recomputed, metrics["test"]);
+    assert_eq!(recomputed["test"], metrics["test"]);
+    assert_eq!(recomputed["diagnostics"], metrics["test_diagnostics"]);
+    assert!(recomputed["robustness"].is_null());
 
     // The same config and seed reproduce metrics.json byte for byte.
     let again = dir.path().join("again");
@@ -82,7 +84,7 @@ fn train_writes_a_complete_run_and_eval_reproduces_it() {
 #[test]
 fn every_fusion_trains_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    for fusion in ["sum", "gated", "late"] {
+    for fusion in ["sum", "gated", "late", "cross_attention", "tensor"] {
         let out = dir.path().join(fusion);
         let set = format!("model.fusion={fusion}");
         let o = train_tiny(
@@ -197,4 +199,185 @@ fn eval_refuses_incomplete_or_missing_runs() {
     .unwrap();
     let o = polymodal(&["eval", "--run", dir.path().to_str().unwrap()]);
     assert!(stderr(&o).contains("not complete"), "{}", stderr(&o));
+}
+
+#[test]
+fn balance_options_diagnostics_and_robustness() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = train_tiny(
+        &run,
+        &[
+            "--set",
+            "model.fusion=cross_attention",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "train.ogm.enabled=true",
+            "--set",
+            "train.ogm.start_epoch=2",
+            "--set",
+            "train.modality_dropout=0.3",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // ρ and the coefficients of every modulated step (epoch 2 only: 256 / 64 = 4 steps).
+    let ogm = std::fs::read_to_string(run.join("ogm.csv")).unwrap();
+    let lines: Vec<&str> = ogm.lines().collect();
+    assert_eq!(
+        lines[0],
+        "epoch,batch,dominant,rho,score_image,score_audio,k_image,k_audio"
+    );
+    assert_eq!(lines.len(), 1 + 4, "{ogm}");
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f[0], "2");
+        let k: Vec<f64> = f[6..8].iter().map(|x| x.parse().unwrap()).collect();
+        assert!(k.iter().all(|&k| k > 0.0 && k <= 1.0), "{l}");
+        assert!(
+            k.contains(&1.0),
+            "only the dominant modality is modulated: {l}"
+        );
+    }
+    // The modulated parameters, by owner, are listed once in the report (and logged at info).
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("## OGM-GE") && report.contains("encoders.0.Conv.conv1.weight"));
+    assert!(report.contains("## Modality diagnostics"));
+    // Contributions sum to 1 per sample and on average.
+    let csv = std::fs::read_to_string(run.join("contributions.csv")).unwrap();
+    let mut rows = 0;
+    for l in csv.lines().skip(1) {
+        let f: Vec<f64> = l
+            .split(',')
+            .skip(2)
+            .take(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert!((f[0] + f[1] - 1.0).abs() < 1e-5, "{l}");
+        rows += 1;
+    }
+    assert_eq!(rows, 1000);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    let c = &metrics["test_diagnostics"]["contribution"];
+    let sum = c["image"].as_f64().unwrap() + c["audio"].as_f64().unwrap();
+    assert!((sum - 1.0).abs() < 1e-6, "{sum}");
+
+    // Robustness: dropping a modality at test time equals the diagnostics' "without it".
+    let e = polymodal(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--json",
+        "--drop",
+        "audio",
+    ]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(
+        v["robustness"]["test"]["accuracy"],
+        v["diagnostics"]["accuracy_without"]["audio"]
+    );
+    assert!(v["robustness"]["test"]["per_modality"]["audio"].is_null());
+    // Noise: reproducible for a seed, and a very low SNR hurts.
+    let noisy = |seed: &str| {
+        let e = polymodal(&[
+            "eval",
+            "--run",
+            run.to_str().unwrap(),
+            "--json",
+            "--noise",
+            "image=-20dB",
+            "--noise-seed",
+            seed,
+        ]);
+        assert!(e.status.success(), "{}", stderr(&e));
+        let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+        v["robustness"]["test"]["per_modality"]["image"]["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(noisy("3"), noisy("3"));
+    let clean = v["test"]["per_modality"]["image"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        noisy("3") < clean,
+        "image at -20 dB SNR should be worse than clean"
+    );
+    for (args, needle) in [
+        (vec!["--drop", "smell"], "unknown modality `smell`"),
+        (vec!["--noise", "image=loud"], "standard deviation"),
+        (vec!["--drop", "image", "--drop", "audio"], "every modality"),
+    ] {
+        let mut full = vec!["eval", "--run", run.to_str().unwrap()];
+        full.extend(args);
+        let o = polymodal(&full);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn compare_writes_one_table_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let args = |out: &Path, extra: &'static str| {
+        let mut v: Vec<String> = [
+            "compare",
+            "--config",
+            "configs/fusion-compare.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "compare.fusions=[\"concat\", \"tensor\"]",
+            "--set",
+            "compare.seeds=[5]",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.max_train_samples=128",
+            "--set",
+            "train.eval_batch_size=500",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !extra.is_empty() {
+            v.push("--set".into());
+            v.push(extra.into());
+        }
+        v
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        polymodal(&refs)
+    };
+    let o = run(args(&out, ""));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    for needle in [
+        "| concat | off |",
+        "| concat | on |",
+        "| tensor | off |",
+        "| tensor | on |",
+        "Paired effect",
+    ] {
+        assert!(table.contains(needle), "{needle}: {table}");
+    }
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(results.lines().count(), 1 + 4);
+    assert!(out.join("cells/tensor/ogm-on/seed5/row.json").exists());
+    // Rerun: every cell is reused, the table is the same.
+    std::fs::remove_file(out.join("table.md")).unwrap();
+    let o = run(args(&out, ""));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(out.join("table.md")).unwrap(),
+        table
+    );
+    // A different config is refused rather than mixed in.
+    let o = run(args(&out, "train.lr=0.01"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("different config"), "{}", stderr(&o));
 }

@@ -1,6 +1,7 @@
 //! `polymodal train`: train one model, write a complete run directory.
 
 use crate::config::{self, RunConfig};
+use crate::diagnostics::{self, ModalityDiagnostics};
 use crate::progress::BarObserver;
 use crate::report;
 use crate::rundir::RunDir;
@@ -9,7 +10,7 @@ use polymodal_core::fsutil;
 use polymodal_core::Split;
 use polymodal_data::Dataset;
 use polymodal_train::trainer::TrainRequest;
-use polymodal_train::{evaluate, predict, EpochMetrics, EvalReport, TrainObserver};
+use polymodal_train::{evaluate, predict, EpochMetrics, EvalReport, OgmStep, TrainObserver};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub const CHECKPOINT: &str = "model.safetensors";
 pub const METRICS_JSON: &str = "metrics.json";
 pub const METRICS_CSV: &str = "metrics.csv";
 pub const CONFIG_FILE: &str = "config.toml";
+pub const CONTRIBUTIONS_CSV: &str = "contributions.csv";
+pub const OGM_CSV: &str = "ogm.csv";
 
 /// `metrics.json`: only what the same config and seed reproduce exactly (no timings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,10 +31,17 @@ pub struct RunMetrics {
     pub class_names: Vec<String>,
     pub val: EvalReport,
     pub test: EvalReport,
+    /// Shapley contributions and accuracy without each modality on the test split (absent for
+    /// more than four modalities, and in runs made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_diagnostics: Option<ModalityDiagnostics>,
 }
 
 pub struct TrainSummary {
     pub metrics: RunMetrics,
+    /// Per modality, the encoder parameters OGM-GE modulates (empty when it is off).
+    pub ogm_params: Vec<Vec<String>>,
+    pub ogm_steps: Vec<OgmStep>,
     pub history: Vec<EpochMetrics>,
     pub seconds: f64,
 }
@@ -44,8 +54,50 @@ pub fn load_dataset(config: &mut RunConfig) -> Result<Dataset> {
 struct CsvObserver {
     bars: BarObserver,
     path: PathBuf,
+    ogm_path: PathBuf,
     modality_names: Vec<String>,
+    ogm_params: Vec<Vec<String>>,
     error: Option<std::io::Error>,
+}
+
+impl CsvObserver {
+    fn write_ogm_row(&mut self, s: &OgmStep) -> std::io::Result<()> {
+        let new = !self.ogm_path.exists();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.ogm_path)?;
+        if new {
+            let score: Vec<String> = self
+                .modality_names
+                .iter()
+                .map(|n| format!("score_{n}"))
+                .collect();
+            let k: Vec<String> = self
+                .modality_names
+                .iter()
+                .map(|n| format!("k_{n}"))
+                .collect();
+            writeln!(
+                f,
+                "epoch,batch,dominant,rho,{},{}",
+                score.join(","),
+                k.join(",")
+            )?;
+        }
+        let score: Vec<String> = s.scores.iter().map(|v| format!("{v:.4}")).collect();
+        let k: Vec<String> = s.coefficients.iter().map(|v| format!("{v:.6}")).collect();
+        writeln!(
+            f,
+            "{},{},{},{:.6},{},{}",
+            s.epoch,
+            s.batch,
+            self.modality_names[s.dominant],
+            s.rho,
+            score.join(","),
+            k.join(",")
+        )
+    }
 }
 
 impl CsvObserver {
@@ -102,6 +154,21 @@ impl TrainObserver for CsvObserver {
             self.error.get_or_insert(e);
         }
     }
+    fn on_ogm_params(&mut self, params: &[Vec<String>]) {
+        for (name, list) in self.modality_names.iter().zip(params) {
+            tracing::info!(
+                "OGM-GE modulates, when {name} dominates, its {} encoder parameters: {}",
+                list.len(),
+                list.join(", ")
+            );
+        }
+        self.ogm_params = params.to_vec();
+    }
+    fn on_ogm_step(&mut self, s: &OgmStep) {
+        if let Err(e) = self.write_ogm_row(s) {
+            self.error.get_or_insert(e);
+        }
+    }
 }
 
 /// Trains with `config` into a new run directory at `out`.
@@ -131,7 +198,9 @@ fn train_into(config: &RunConfig, data: &Dataset, dir: &RunDir) -> Result<TrainS
     let mut observer = CsvObserver {
         bars: BarObserver::new(names.clone()),
         path: dir.file(METRICS_CSV),
+        ogm_path: dir.file(OGM_CSV),
         modality_names: names,
+        ogm_params: Vec::new(),
         error: None,
     };
     let checkpoint = dir.file(CHECKPOINT);
@@ -169,15 +238,27 @@ fn train_into(config: &RunConfig, data: &Dataset, dir: &RunDir) -> Result<TrainS
         &device,
     );
     let test = evaluate(data, &preds)?;
+    let diag = diagnostics::compute(
+        &outcome.model,
+        data,
+        &test_idx,
+        config.train.eval_batch_size,
+    )?;
+    if let Some((_, per)) = &diag {
+        diagnostics::write_csv(&dir.file(CONTRIBUTIONS_CSV), data, &test_idx, per)?;
+    }
     let metrics = RunMetrics {
         best_epoch: outcome.best_epoch,
         epochs_run: outcome.history.len(),
         class_names: data.class_names.clone(),
         val: outcome.best_val.clone(),
         test,
+        test_diagnostics: diag.map(|(d, _)| d),
     };
     let summary = TrainSummary {
         metrics,
+        ogm_params: observer.ogm_params,
+        ogm_steps: outcome.ogm_steps,
         history: outcome.history,
         seconds: started.elapsed().as_secs_f64(),
     };

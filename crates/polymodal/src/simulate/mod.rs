@@ -395,7 +395,11 @@ fn simulate_into(cfg: &SimConfig, data: &Dataset, out: &Path) -> Result<outputs:
 }
 
 /// Runs `job(0..n)` on up to `workers` threads; the first error wins.
-fn run_parallel(n: usize, workers: usize, job: impl Fn(usize) -> Result<()> + Sync) -> Result<()> {
+pub(crate) fn run_parallel(
+    n: usize,
+    workers: usize,
+    job: impl Fn(usize) -> Result<()> + Sync,
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {
