@@ -129,6 +129,34 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// For resumable commands (`simulate`, `compare`): reopens `path` if it holds a run of the
+    /// same resolved config (written as `config_file`), creates it otherwise. A different
+    /// config in the same directory is refused, since its finished cells would be mixed in.
+    pub fn create_or_resume(
+        path: &Path,
+        kind: &str,
+        seed: u64,
+        dataset_fingerprint: &str,
+        config_file: &str,
+        resolved_config: &str,
+    ) -> Result<Self> {
+        let config_path = path.join(config_file);
+        if config_path.exists() {
+            let before = std::fs::read_to_string(&config_path)?;
+            if before != resolved_config {
+                bail!(
+                    "{}: holds a {kind} run with a different config; resume needs the same config and overrides, or choose another --out",
+                    path.display()
+                );
+            }
+            tracing::info!("resuming the {kind} run in {}", path.display());
+            return Self::reopen(path, dataset_fingerprint);
+        }
+        let dir = Self::create(path, kind, seed, dataset_fingerprint)?;
+        fsutil::write_atomic(&config_path, resolved_config.as_bytes())?;
+        Ok(dir)
+    }
+
     /// Opens a finished run; refuses one that is still running, failed or was interrupted.
     pub fn open_complete(path: &Path) -> Result<Self> {
         let manifest_path = path.join(MANIFEST_FILE);

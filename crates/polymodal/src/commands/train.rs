@@ -60,72 +60,64 @@ struct CsvObserver {
     error: Option<std::io::Error>,
 }
 
-impl CsvObserver {
-    fn write_ogm_row(&mut self, s: &OgmStep) -> std::io::Result<()> {
-        let new = !self.ogm_path.exists();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.ogm_path)?;
-        if new {
-            let score: Vec<String> = self
-                .modality_names
-                .iter()
-                .map(|n| format!("score_{n}"))
-                .collect();
-            let k: Vec<String> = self
-                .modality_names
-                .iter()
-                .map(|n| format!("k_{n}"))
-                .collect();
-            writeln!(
-                f,
-                "epoch,batch,dominant,rho,{},{}",
-                score.join(","),
-                k.join(",")
-            )?;
-        }
-        let score: Vec<String> = s.scores.iter().map(|v| format!("{v:.4}")).collect();
-        let k: Vec<String> = s.coefficients.iter().map(|v| format!("{v:.6}")).collect();
-        writeln!(
-            f,
-            "{},{},{},{:.6},{},{}",
-            s.epoch,
-            s.batch,
-            self.modality_names[s.dominant],
-            s.rho,
-            score.join(","),
-            k.join(",")
-        )
+/// Appends `row` to the CSV at `path`, writing `header()` first when the file is new: each
+/// epoch (or OGM step) lands on disk as it finishes, so an interrupted run keeps its history.
+fn append_csv(path: &Path, header: impl FnOnce() -> String, row: &str) -> std::io::Result<()> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if new {
+        writeln!(f, "{}", header())?;
     }
+    writeln!(f, "{row}")
+}
+
+/// `prefix_<modality>` for every modality, comma separated.
+fn per_modality_columns(names: &[String], prefix: &str) -> String {
+    names
+        .iter()
+        .map(|n| format!("{prefix}_{n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn joined(values: &[f64], precision: usize) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.precision$}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl CsvObserver {
+    fn write_ogm_row(&mut self, s: &OgmStep) -> std::io::Result<()> {
+        let names = &self.modality_names;
+        let row = format!(
+            "{},{},{},{:.6},{},{}",
+            s.epoch,
+            s.batch,
+            names[s.dominant],
+            s.rho,
+            joined(&s.scores, 4),
+            joined(&s.coefficients, 6)
+        );
+        append_csv(
+            &self.ogm_path,
+            || {
+                format!(
+                    "epoch,batch,dominant,rho,{},{}",
+                    per_modality_columns(names, "score"),
+                    per_modality_columns(names, "k")
+                )
+            },
+            &row,
+        )
+    }
+
     fn write_row(&mut self, m: &EpochMetrics) -> std::io::Result<()> {
-        let new = !self.path.exists();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        if new {
-            let mods: Vec<String> = self
-                .modality_names
-                .iter()
-                .map(|n| format!("val_accuracy_{n}"))
-                .collect();
-            writeln!(
-                f,
-                "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,{},seconds,samples_per_second,is_best",
-                mods.join(",")
-            )?;
-        }
-        let mods: Vec<String> = m
-            .val_modality_accuracy
-            .iter()
-            .map(|a| format!("{a:.6}"))
-            .collect();
-        writeln!(
-            f,
+        let row = format!(
             "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{},{:.3},{:.1},{}",
             m.epoch,
             m.lr,
@@ -133,10 +125,20 @@ impl CsvObserver {
             m.train_accuracy,
             m.val_loss,
             m.val_accuracy,
-            mods.join(","),
+            joined(&m.val_modality_accuracy, 6),
             m.seconds,
             m.samples_per_second,
             m.is_best
+        );
+        append_csv(
+            &self.path,
+            || {
+                format!(
+                    "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,{},seconds,samples_per_second,is_best",
+                    per_modality_columns(&self.modality_names, "val_accuracy")
+                )
+            },
+            &row,
         )
     }
 }

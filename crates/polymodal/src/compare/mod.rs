@@ -9,7 +9,7 @@ pub mod config;
 
 use crate::diagnostics;
 use crate::rundir::RunDir;
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use config::CompareConfig;
 use polymodal_core::{fsutil, Split};
 use polymodal_data::Dataset;
@@ -156,22 +156,14 @@ pub fn run(mut cfg: CompareConfig, out: &Path) -> Result<Vec<Row>> {
     // The comparison is defined on the built-in AV-Digits set (its `[data]` table).
     let data = crate::config::load_data(&mut Default::default(), &mut cfg.data)?;
     let resolved = toml::to_string_pretty(&cfg)?;
-    let config_path = out.join(CONFIG_FILE);
-    let mut dir = if config_path.exists() {
-        let before = std::fs::read_to_string(&config_path)?;
-        if before != resolved {
-            bail!(
-                "{}: holds a comparison with a different config; resume needs the same config and overrides, or choose another --out",
-                out.display()
-            );
-        }
-        tracing::info!("resuming the comparison in {}", out.display());
-        RunDir::reopen(out, &data.fingerprint)?
-    } else {
-        let dir = RunDir::create(out, "compare", cfg.compare.seeds[0], &data.fingerprint)?;
-        fsutil::write_atomic(&config_path, resolved.as_bytes())?;
-        dir
-    };
+    let mut dir = RunDir::create_or_resume(
+        out,
+        "compare",
+        cfg.compare.seeds[0],
+        &data.fingerprint,
+        CONFIG_FILE,
+        &resolved,
+    )?;
     let outcome = compare_into(&cfg, &data, out);
     dir.finish(&outcome.as_ref().map(|_| ()).map_err(|e| anyhow!("{e:#}")))?;
     outcome

@@ -293,23 +293,14 @@ impl Sim<'_> {
 pub fn run(mut cfg: SimConfig, out: &Path) -> Result<outputs::Summary> {
     let data = crate::config::load_data(&mut cfg.dataset, &mut cfg.data)?;
     let resolved = crate::config::resolved_toml(&cfg, &cfg.dataset)?;
-    let config_path = out.join(CONFIG_FILE);
-    let mut dir = if config_path.exists() {
-        let before = std::fs::read_to_string(&config_path)?;
-        if before != resolved {
-            bail!(
-                "{}: holds a simulation with a different config; resume needs the same config and overrides, or choose another --out",
-                out.display()
-            );
-        }
-        tracing::info!("resuming the simulation in {}", out.display());
-        RunDir::reopen(out, &data.fingerprint)?
-    } else {
-        let first_seed = cfg.active.seeds[0];
-        let dir = RunDir::create(out, "simulate", first_seed, &data.fingerprint)?;
-        fsutil::write_atomic(&config_path, resolved.as_bytes())?;
-        dir
-    };
+    let mut dir = RunDir::create_or_resume(
+        out,
+        "simulate",
+        cfg.active.seeds[0],
+        &data.fingerprint,
+        CONFIG_FILE,
+        &resolved,
+    )?;
     let outcome = simulate_into(&cfg, &data, out);
     dir.finish(&outcome.as_ref().map(|_| ()).map_err(|e| anyhow!("{e:#}")))?;
     outcome
