@@ -2,6 +2,14 @@
 
 use crate::ActiveError;
 
+/// A selection of `budget` items from `pool` candidates must fit.
+pub fn budget(budget: usize, pool: usize) -> Result<(), ActiveError> {
+    if budget > pool {
+        return Err(ActiveError::BudgetTooLarge { budget, pool });
+    }
+    Ok(())
+}
+
 /// `probs` must be `[n, classes]` with `classes >= 1`.
 pub fn probs(what: &str, probs: &[f32], n: usize, classes: usize) -> Result<(), ActiveError> {
     if classes == 0 {

@@ -24,9 +24,7 @@ pub fn kcenter_greedy(
     k: usize,
 ) -> Result<Vec<usize>, ActiveError> {
     let n = points.rows();
-    if k > n {
-        return Err(ActiveError::BudgetTooLarge { budget: k, pool: n });
-    }
+    crate::check::budget(k, n)?;
     if k == 0 {
         return Ok(Vec::new());
     }

@@ -44,9 +44,7 @@ pub fn kmeanspp<M: Metric>(
     rng: &mut Rng,
 ) -> Result<Vec<usize>, ActiveError> {
     let n = metric.rows();
-    if k > n {
-        return Err(ActiveError::BudgetTooLarge { budget: k, pool: n });
-    }
+    crate::check::budget(k, n)?;
     if k == 0 {
         return Ok(Vec::new());
     }

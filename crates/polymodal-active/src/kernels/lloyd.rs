@@ -100,9 +100,7 @@ pub fn kmeans_select(
     rng: &mut Rng,
 ) -> Result<Vec<usize>, ActiveError> {
     let n = points.rows();
-    if k > n {
-        return Err(ActiveError::BudgetTooLarge { budget: k, pool: n });
-    }
+    crate::check::budget(k, n)?;
     if k == 0 {
         return Ok(Vec::new());
     }

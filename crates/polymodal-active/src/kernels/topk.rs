@@ -6,9 +6,7 @@ use crate::ActiveError;
 /// is deterministic. `O(n + k log k)`. A NaN score is an error naming `what`.
 pub fn top_k(scores: &[f32], k: usize, what: &'static str) -> Result<Vec<usize>, ActiveError> {
     let n = scores.len();
-    if k > n {
-        return Err(ActiveError::BudgetTooLarge { budget: k, pool: n });
-    }
+    crate::check::budget(k, n)?;
     if let Some(position) = scores.iter().position(|x| x.is_nan()) {
         return Err(ActiveError::NonFinite { what, position });
     }

@@ -71,12 +71,7 @@ pub(crate) fn trivial(
     budget: usize,
 ) -> Result<Option<Vec<usize>>, ActiveError> {
     let pool = ctx.pool();
-    if budget > pool.len() {
-        return Err(ActiveError::BudgetTooLarge {
-            budget,
-            pool: pool.len(),
-        });
-    }
+    crate::check::budget(budget, pool.len())?;
     let mut sorted = pool.to_vec();
     sorted.sort_unstable();
     if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
