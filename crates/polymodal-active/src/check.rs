@@ -62,25 +62,3 @@ pub fn blocks(
     }
     Ok(())
 }
-
-/// `subset` must hold `2^modalities` arrays of `[n, classes]`.
-pub fn subset_probs(
-    subset: &[Vec<f32>],
-    modalities: usize,
-    n: usize,
-    classes: usize,
-) -> Result<(), ActiveError> {
-    crate::shapley::check_modalities(modalities)?;
-    let count = 1usize << modalities;
-    if subset.len() != count {
-        return Err(ActiveError::shape(
-            format!("subset_probs (number of subsets, 2^M for M={modalities})"),
-            count,
-            subset.len(),
-        ));
-    }
-    for (s, p) in subset.iter().enumerate() {
-        probs(&format!("subset_probs[{s}]"), p, n, classes)?;
-    }
-    Ok(())
-}

@@ -62,3 +62,44 @@ impl ActiveError {
         }
     }
 }
+
+impl From<polymodal_core::shapley::ShapleyError> for ActiveError {
+    fn from(e: polymodal_core::shapley::ShapleyError) -> Self {
+        use polymodal_core::shapley::ShapleyError as S;
+        match e {
+            S::Shape {
+                what,
+                expected,
+                got,
+            } => Self::Shape {
+                what,
+                expected,
+                got,
+            },
+            S::TooManyModalities { modalities, max } => Self::TooManyModalities {
+                what: "exact Shapley values",
+                modalities,
+                max,
+            },
+            S::Empty => Self::InvalidParam {
+                name: "modalities",
+                value: "0".into(),
+                reason: "at least one modality and one class are needed",
+            },
+            S::ClassOutOfRange {
+                class,
+                sample,
+                classes,
+            } => Self::InvalidParam {
+                name: "class_of_sample",
+                value: format!("{class} at sample {sample} ({classes} classes)"),
+                reason: "class index out of range",
+            },
+            S::RowOutOfRange { row, n } => Self::InvalidParam {
+                name: "rows",
+                value: format!("{row} of {n}"),
+                reason: "row out of range for the contributions",
+            },
+        }
+    }
+}

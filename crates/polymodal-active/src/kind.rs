@@ -108,13 +108,26 @@ impl Default for StrategyParams {
 }
 
 impl StrategyParams {
-    /// Rejects values no strategy can run with (`mc_passes = 0`).
+    /// Largest `mc_passes`: each pass is a full forward over the pool, and the passes are
+    /// held in memory (`T x n x C` floats).
+    pub const MAX_MC_PASSES: usize = 1000;
+    /// Largest `kmeans_iters` (Lloyd converges long before; more is a typo).
+    pub const MAX_KMEANS_ITERS: usize = 10_000;
+
+    /// Rejects values no strategy can run with, before any model is trained.
     pub fn check(&self) -> Result<(), ActiveError> {
-        if self.mc_passes == 0 {
+        if !(1..=Self::MAX_MC_PASSES).contains(&self.mc_passes) {
             return Err(ActiveError::InvalidParam {
                 name: "mc_passes",
-                value: "0".into(),
-                reason: "BALD needs at least one MC-dropout pass",
+                value: self.mc_passes.to_string(),
+                reason: "BALD needs 1 to 1000 MC-dropout passes",
+            });
+        }
+        if !(1..=Self::MAX_KMEANS_ITERS).contains(&self.kmeans_iters) {
+            return Err(ActiveError::InvalidParam {
+                name: "kmeans_iters",
+                value: self.kmeans_iters.to_string(),
+                reason: "k-means needs 1 to 10000 Lloyd iterations",
             });
         }
         Ok(())

@@ -38,8 +38,10 @@ pub mod context;
 pub mod error;
 pub mod kernels;
 pub mod kind;
-pub mod shapley;
 pub mod strategy;
+
+/// Exact Shapley contributions live in `polymodal_core` (training's diagnostics use them too).
+pub use polymodal_core::shapley;
 
 pub use array_context::ArrayContext;
 pub use context::SelectionContext;

@@ -1,7 +1,7 @@
 //! Framework-free building blocks shared by every polymodal crate.
 //!
 //! Nothing here knows about tensors: modality descriptions, sample ids and splits, classification
-//! metrics, seed derivation, the run manifest written into every run directory, and atomic file
+//! metrics, exact Shapley contributions of the modalities, seed derivation, the run manifest written into every run directory, and atomic file
 //! writes (so an interrupted run never leaves a file that looks complete).
 //!
 //! ```
@@ -19,6 +19,7 @@ pub mod modality;
 pub mod run;
 pub mod sample;
 pub mod seed;
+pub mod shapley;
 
 pub use error::CoreError;
 pub use modality::{ModalityKind, ModalitySpec, TEXT_VOCAB};

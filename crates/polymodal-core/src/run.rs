@@ -20,8 +20,13 @@ pub struct RunManifest {
     pub command: String,
     pub status: RunStatus,
     pub polymodal_version: String,
-    /// `git describe`-style hash of the source tree, `unknown` outside a checkout.
+    /// Commit the binary was built from (`-dirty` with uncommitted changes), recorded at
+    /// compile time.
     pub git_hash: String,
+    /// Compiler, target and optimisation level of the binary (absent in runs made before it
+    /// was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     pub seed: u64,
     /// Content hash of the dataset files the run read.
     pub dataset_fingerprint: String,

@@ -1,9 +1,35 @@
 //! Experiments and projects on top of `polymodal-train` and `polymodal-active`: run directories
-//! and the resumable cell grid, one train-a-cell pipeline shared by `train`, `compare` and
-//! `simulate`, the fusion comparison, the active-learning simulation, labelling projects and
-//! reports. Nothing here prints or exits: long work reports through observer traits and every
-//! failure is a [`LabError`].
+//! and the resumable cell grid, one train-a-cell pipeline ([`cell::run_cell`]) shared by
+//! `train`, `compare` and `simulate`, the fusion comparison, the active-learning simulation,
+//! labelling projects and reports. Nothing here prints or exits: long work reports through
+//! [`progress::Progress`] and `polymodal_train::TrainObserver`, and every failure is a
+//! [`LabError`]. Configs are parsed, then validated once ([`config::Checked`]) before any work.
+//!
+//! ```
+//! use polymodal_lab::config::RunConfig;
+//! let cfg = RunConfig::built_in(&["train.epochs=2".into()]).unwrap();
+//! let checked = cfg.check("built-in").unwrap();
+//! assert_eq!(checked.train.epochs, 2);
+//! assert!(RunConfig::built_in(&["train.epochs=0".into()]).unwrap().check("x").is_err());
+//! ```
 
+pub mod bench;
+pub mod cell;
+pub mod compare;
+pub mod config;
+pub mod csvfile;
+pub mod data;
+pub mod demo;
+pub mod diagnostics;
+pub mod embed;
 pub mod error;
+pub mod eval;
+pub mod plot;
+pub mod progress;
+pub mod report;
+pub mod rundir;
+pub mod simulate;
+pub mod stats;
+pub mod train;
 
 pub use error::LabError;

@@ -20,7 +20,6 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use polymodal_core::seed::Rng;
 use polymodal_nn::MultimodalClassifier;
-use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 /// `[train.ogm]` settings.
@@ -118,10 +117,7 @@ pub fn plan(scores: &[f64], alpha: f64) -> (usize, f64, Vec<f64>) {
 }
 
 fn normal(rng: &mut Rng) -> f32 {
-    // Box-Muller on (0, 1] uniforms.
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    polymodal_core::seed::standard_normal(rng) as f32
 }
 
 struct Modulate<'a> {

@@ -1,17 +1,19 @@
 //! polymodal: data-efficient multimodal deep learning from the command line.
+//!
+//! This crate parses arguments, finds the files polymodal ships with, calls `polymodal-lab` and
+//! prints; every experiment, loop and report lives in the library.
 
 mod commands;
-mod compare;
-mod config;
-mod diagnostics;
 mod progress;
-mod report;
-mod rundir;
-mod simulate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use polymodal_lab::compare::config::CompareConfig;
+use polymodal_lab::config::RunConfig;
+use polymodal_lab::data::Locations;
+use polymodal_lab::simulate::config::SimConfig;
+use progress::{BarObserver, Bars};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,9 @@ enum Command {
         /// TOML config (see configs/fusion-compare.toml).
         #[arg(long)]
         config: PathBuf,
+        /// An imported dataset directory instead of AV-Digits.
+        #[arg(long)]
+        dataset: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -83,7 +88,7 @@ enum Command {
         /// (SNR relative to each sample's mean-square input) or `image=0.5` (standard deviation).
         /// Repeatable; combines with --drop.
         #[arg(long, value_name = "MODALITY=SNR_DB|STD")]
-        noise: Vec<commands::eval::NoiseSpec>,
+        noise: Vec<polymodal_lab::eval::NoiseSpec>,
         /// Seed of the --noise draws.
         #[arg(long, default_value_t = 0)]
         noise_seed: u64,
@@ -209,68 +214,34 @@ fn main() {
     }
 }
 
-fn print_aubc(summary: &simulate::outputs::Summary) {
-    println!("area under the budget curve (fused test accuracy), mean ± std over seeds:");
-    for ((name, mean, std, seeds), (_, finals)) in
-        summary.aubc.iter().zip(&summary.final_modality_accuracy)
+/// Where the built-in data (`data/avdigits`) and the MiniLM cache (`.cache/models`) are looked
+/// for: the current directory, `$POLYMODAL_HOME`, and the folders above the executable (a binary
+/// in `target/release` of a checkout finds the checkout). Never the folder it was compiled in: a
+/// copied or installed binary behaves the same on every machine.
+fn locations() -> Locations {
+    let mut roots = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.push(cwd);
+    }
+    if let Some(home) = std::env::var_os("POLYMODAL_HOME") {
+        roots.push(PathBuf::from(home));
+    }
+    if let Some(exe) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
     {
-        let finals: Vec<String> = finals.iter().map(|a| format!("{a:.4}")).collect();
-        println!(
-            "  {name:<16} {mean:.4} ± {std:.4} ({seeds} seeds; final per-modality accuracy {})",
-            finals.join(" / ")
-        );
+        roots.extend(exe.ancestors().skip(1).take(3).map(Path::to_path_buf));
     }
-}
-
-fn print_eval(outcome: &commands::eval::EvalOutcome) {
-    let t = &outcome.test;
-    println!("test accuracy (fused) {:.4}", t.fused.accuracy);
-    println!(
-        "macro-F1 {:.4}, ECE {:.4}, n = {}",
-        t.fused.macro_f1, t.fused.ece, t.fused.n
-    );
-    println!("modality    alone   contribution  Shapley  fused without it");
-    for (name, m) in &t.per_modality {
-        let d = outcome.diagnostics.as_ref();
-        let get = |f: fn(
-            &diagnostics::ModalityDiagnostics,
-        ) -> &std::collections::BTreeMap<String, f64>| {
-            d.and_then(|d| f(d).get(name).copied()).unwrap_or(f64::NAN)
-        };
-        println!(
-            "{name:<10} {:.4}  {:>12.4}  {:>+7.4}  {:.4}",
-            m.accuracy,
-            get(|d| &d.contribution),
-            get(|d| &d.shapley),
-            get(|d| &d.accuracy_without)
-        );
-    }
-    if let Some(r) = &outcome.robustness {
-        let mut what: Vec<String> = r
-            .corruption
-            .drop
-            .iter()
-            .map(|m| format!("{m} dropped"))
-            .collect();
-        what.extend(r.corruption.noise.iter().map(|n| match n.level {
-            commands::eval::NoiseLevel::SnrDb(db) => {
-                format!("{} noised at {db} dB SNR", n.modality)
-            }
-            commands::eval::NoiseLevel::Std(s) => format!("{} noised with std {s}", n.modality),
-        }));
-        println!(
-            "with {}: test accuracy (fused) {:.4} ({:+.4})",
-            what.join(", "),
-            r.test.fused.accuracy,
-            r.test.fused.accuracy - t.fused.accuracy
-        );
-        for (name, m) in &r.test.per_modality {
-            println!("  {name} only {:.4}", m.accuracy);
-        }
+    let mut seen = std::collections::HashSet::new();
+    roots.retain(|r| seen.insert(r.clone()));
+    Locations {
+        roots,
+        hint: "set POLYMODAL_HOME to a polymodal checkout (the folder holding data/avdigits), or pass --set data.path=DIR".into(),
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let at = locations();
     match cli.command {
         Command::Train {
             config,
@@ -278,14 +249,21 @@ fn run(cli: Cli) -> Result<()> {
             out,
             overrides,
         } => {
-            let mut cfg = match &config {
-                Some(path) => config::load(path, &overrides)?,
-                None => config::parse("", "built-in defaults", &overrides)?,
+            let (mut cfg, origin) = match &config {
+                Some(path) => (
+                    RunConfig::load(path, &overrides)?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    RunConfig::parse("", "built-in defaults", &overrides)?,
+                    "built-in defaults".to_string(),
+                ),
             };
             if dataset.is_some() {
                 cfg.dataset.path = dataset;
             }
-            commands::train::run(cfg, &out)?;
+            let cfg = cfg.check(&origin)?;
+            polymodal_lab::train::run(cfg, &out, &at, &mut BarObserver::new())?;
         }
         Command::Simulate {
             config,
@@ -293,20 +271,57 @@ fn run(cli: Cli) -> Result<()> {
             out,
             overrides,
         } => {
-            let mut cfg = simulate::config::load(&config, &overrides)?;
+            let mut cfg = SimConfig::load(&config, &overrides)?;
             if dataset.is_some() {
-                cfg.dataset.path = dataset;
+                cfg.base.dataset.path = dataset;
             }
-            let summary = simulate::run(cfg, &out)?;
-            print_aubc(&summary);
+            let cfg = cfg.check(&config.display().to_string())?;
+            let summary = polymodal_lab::simulate::run(cfg, &out, &at, &Bars::new())?;
+            commands::print::aubc(&summary);
             println!("report: {}", out.join("report.md").display());
+        }
+        Command::Compare {
+            config,
+            dataset,
+            out,
+            overrides,
+        } => {
+            let mut cfg = CompareConfig::load(&config, &overrides)?;
+            if dataset.is_some() {
+                cfg.base.dataset.path = dataset;
+            }
+            let cfg = cfg.check(&config.display().to_string())?;
+            polymodal_lab::compare::run(cfg, &out, &at, &Bars::new())?;
+            let table = out.join(polymodal_lab::compare::TABLE_MD);
+            print!("{}", std::fs::read_to_string(&table)?);
+            println!("table: {}", table.display());
         }
         Command::Embed {
             dataset,
             modality,
             text_model,
             batch,
-        } => commands::embed::run(&dataset, &modality, text_model.as_deref(), batch)?,
+        } => {
+            let o = polymodal_lab::embed::run(
+                &dataset,
+                &modality,
+                text_model.as_deref(),
+                batch,
+                &at,
+                &Bars::new(),
+            )?;
+            println!(
+                "embedded {} texts of `{modality}` in {:.1}s ({:.0} texts/s) → {}",
+                o.texts,
+                o.seconds,
+                o.texts as f64 / o.seconds.max(1e-9),
+                o.path.display()
+            );
+            println!(
+                "training on {} now uses these vectors (dataset.text_features = \"tokens\" to opt out)",
+                dataset.display()
+            );
+        }
         Command::Data { what } => match what {
             DataCommand::Import {
                 manifest,
@@ -317,16 +332,6 @@ fn run(cli: Cli) -> Result<()> {
             DataCommand::Inspect { dir, json } => commands::data::inspect(&dir, json)?,
             DataCommand::Example { out, per_class } => commands::data::example(&out, per_class)?,
         },
-        Command::Compare {
-            config,
-            out,
-            overrides,
-        } => {
-            let cfg = compare::config::load(&config, &overrides)?;
-            compare::run(cfg, &out)?;
-            print!("{}", std::fs::read_to_string(out.join(compare::TABLE_MD))?);
-            println!("table: {}", out.join(compare::TABLE_MD).display());
-        }
         Command::Eval {
             run,
             json,
@@ -335,12 +340,12 @@ fn run(cli: Cli) -> Result<()> {
             noise_seed,
             dataset,
         } => {
-            let corruption = commands::eval::Corruption {
+            let corruption = polymodal_lab::eval::Corruption {
                 drop,
                 noise,
                 seed: noise_seed,
             };
-            let outcome = commands::eval::run(&run, &corruption, dataset.as_deref())?;
+            let outcome = polymodal_lab::eval::run(&run, &corruption, dataset.as_deref(), &at)?;
             if json {
                 println!(
                     "{}",
@@ -351,7 +356,7 @@ fn run(cli: Cli) -> Result<()> {
                     }))?
                 );
             } else {
-                print_eval(&outcome);
+                commands::print::eval(&outcome);
             }
             if !outcome.matches_training {
                 anyhow::bail!(
@@ -365,27 +370,50 @@ fn run(cli: Cli) -> Result<()> {
             overrides,
             no_simulation,
         } => {
-            let out = out.unwrap_or_else(commands::demo::default_out);
-            commands::demo::run(&out, &overrides, no_simulation)?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!("runs/demo-{}", polymodal_core::run::unix_now()))
+            });
+            let o = polymodal_lab::demo::run(
+                &out,
+                &overrides,
+                no_simulation,
+                &at,
+                &mut BarObserver::new(),
+                &Bars::new(),
+            )?;
+            commands::print::demo(&o);
         }
-        Command::Bench { what } => match what {
-            BenchCommand::Selection {
-                strategy,
-                pool,
-                classes,
-                dims,
-                budget,
-                labelled,
-                seed,
-            } => {
-                commands::bench::selection(&strategy, pool, classes, &dims, budget, labelled, seed)?
-            }
-            BenchCommand::Train {
-                batch,
-                runs,
-                seconds,
-            } => commands::bench::train(batch, runs, seconds)?,
-        },
+        Command::Bench { what } => {
+            let json = match what {
+                BenchCommand::Selection {
+                    strategy,
+                    pool,
+                    classes,
+                    dims,
+                    budget,
+                    labelled,
+                    seed,
+                } => {
+                    let kind = strategy
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
+                    let dims: Vec<usize> = dims
+                        .split(',')
+                        .map(|d| d.trim().parse::<usize>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| anyhow::anyhow!("--dims {dims}: {e}"))?;
+                    polymodal_lab::bench::selection(
+                        kind, pool, classes, &dims, budget, labelled, seed,
+                    )?
+                }
+                BenchCommand::Train {
+                    batch,
+                    runs,
+                    seconds,
+                } => polymodal_lab::bench::train(batch, runs, seconds)?,
+            };
+            println!("{}", serde_json::to_string(&json)?);
+        }
     }
     Ok(())
 }

@@ -3,17 +3,14 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use polymodal_train::{EpochMetrics, TrainObserver};
 
+/// Per-batch bars during training (the library logs each finished epoch).
 pub struct BarObserver {
     bar: Option<ProgressBar>,
-    modality_names: Vec<String>,
 }
 
 impl BarObserver {
-    pub fn new(modality_names: Vec<String>) -> Self {
-        Self {
-            bar: None,
-            modality_names,
-        }
+    pub fn new() -> Self {
+        Self { bar: None }
     }
 }
 
@@ -36,25 +33,71 @@ impl TrainObserver for BarObserver {
         }
     }
 
-    fn on_epoch_end(&mut self, m: &EpochMetrics) {
+    fn on_epoch_end(&mut self, _m: &EpochMetrics) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let per: Vec<String> = self
-            .modality_names
-            .iter()
-            .zip(&m.val_modality_accuracy)
-            .map(|(n, a)| format!("{n} {a:.4}"))
-            .collect();
-        tracing::info!(
-            "epoch {:>2}: train loss {:.4} acc {:.4} | val acc {:.4} ({}) | {:.0} samples/s{}",
-            m.epoch,
-            m.train_loss,
-            m.train_accuracy,
-            m.val_accuracy,
-            per.join(", "),
-            m.samples_per_second,
-            if m.is_best { " | best" } else { "" }
+    }
+}
+
+/// indicatif bars for the lab's long jobs (simulation rounds, comparison cells, embeddings).
+pub struct Bars {
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new() -> Self {
+        Self {
+            bar: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn with(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Ok(guard) = self.bar.lock() {
+            if let Some(bar) = guard.as_ref() {
+                f(bar);
+            }
+        }
+    }
+}
+
+impl polymodal_lab::progress::Progress for Bars {
+    fn start(&self, label: &str, total: u64) {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{label} [{{bar:30}}] {{pos}}/{{len}} {{msg}} ({{elapsed}}, eta {{eta}})"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
+        if let Ok(mut guard) = self.bar.lock() {
+            *guard = Some(bar);
+        }
+    }
+
+    fn advance(&self, message: &str) {
+        self.with(|bar| {
+            if !message.is_empty() {
+                bar.set_message(message.to_string());
+                // The bar is hidden when stderr is not a terminal: keep a log line then.
+                if bar.is_hidden() {
+                    tracing::info!("{message}");
+                }
+            }
+            bar.inc(1);
+        });
+    }
+
+    fn set_position(&self, pos: u64) {
+        self.with(|bar| bar.set_position(pos));
+    }
+
+    fn finish(&self) {
+        if let Ok(mut guard) = self.bar.lock() {
+            if let Some(bar) = guard.take() {
+                bar.finish_and_clear();
+            }
+        }
     }
 }

@@ -32,15 +32,7 @@ pub struct GradEmbedding<'a> {
 pub fn pseudo_labels(probs: &[f32], classes: usize) -> Vec<usize> {
     probs
         .par_chunks(classes)
-        .map(|row| {
-            let mut best = 0;
-            for (c, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = c;
-                }
-            }
-            best
-        })
+        .map(polymodal_core::metrics::argmax)
         .collect()
 }
 

@@ -1,6 +1,2 @@
-pub mod bench;
 pub mod data;
-pub mod demo;
-pub mod embed;
-pub mod eval;
-pub mod train;
+pub mod print;

@@ -2,9 +2,10 @@
 
 use super::config::SimConfig;
 use super::Row;
-use anyhow::{anyhow, Result};
-use plotters::coord::Shift;
-use plotters::prelude::*;
+use crate::csvfile;
+use crate::plot::{write_figure, Curve, Panel};
+use crate::stats::mean_std;
+use crate::LabError;
 use polymodal_core::fsutil;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,24 +36,9 @@ pub fn aubc(points: &[(usize, f64)]) -> f64 {
     area / (points[points.len() - 1].0 - points[0].0) as f64
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
-
-type Curve = Vec<(f64, f64, f64)>;
-/// One chart: title, y-axis label, one curve per strategy.
-type Panel = (String, String, Vec<(String, Curve)>);
-
 /// strategy → [(n_labeled, mean, std)] of `value(row)` over seeds, in strategy config order.
 fn curves(cfg: &SimConfig, rows: &[Row], value: impl Fn(&Row) -> f64) -> Vec<(String, Curve)> {
-    cfg.active
+    cfg.ext
         .strategies
         .iter()
         .map(|k| {
@@ -74,174 +60,56 @@ fn curves(cfg: &SimConfig, rows: &[Row], value: impl Fn(&Row) -> f64) -> Vec<(St
         .collect()
 }
 
-const PALETTE: [RGBColor; 9] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(23, 190, 207),
-];
-
-fn colour_of(name: &str, cfg: &SimConfig) -> RGBColor {
-    let i = cfg
-        .active
-        .strategies
-        .iter()
-        .position(|k| k.to_string() == name)
-        .unwrap_or(0);
-    PALETTE[i % PALETTE.len()]
-}
-
-fn panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    title: &str,
-    y_desc: &str,
-    series: &[(String, Curve)],
-    cfg: &SimConfig,
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plotting: {e:?}");
-    let pts = series.iter().flat_map(|(_, c)| c.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, m, s) in pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(m - s);
-        y1 = y1.max(m + s);
-    }
-    if x0 >= x1 {
-        x1 = x0 + 1.0;
-    }
-    let pad = ((y1 - y0) * 0.05).max(1e-3);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
-        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("labelled samples")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc(y_desc)
-        .draw()
-        .map_err(err)?;
-    for (name, c) in series {
-        let colour = colour_of(name, cfg);
-        let mut band: Vec<(f64, f64)> = c.iter().map(|&(x, m, s)| (x, m + s)).collect();
-        band.extend(c.iter().rev().map(|&(x, m, s)| (x, m - s)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                band,
-                colour.mix(0.15).filled(),
-            )))
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                c.iter().map(|&(x, m, _)| (x, m)),
-                colour.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
-    Ok(())
-}
-
-fn figure<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    panels: &[Panel],
-    cfg: &SimConfig,
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE).map_err(|e| anyhow!("plotting: {e:?}"))?;
-    let areas = root.split_evenly((1, panels.len()));
-    for (area, (title, y, series)) in areas.iter().zip(panels) {
-        panel(area, title, y, series, cfg)?;
-    }
-    root.present().map_err(|e| anyhow!("plotting: {e:?}"))?;
-    Ok(())
-}
-
-/// Writes `<name>.svg` and `<name>.png` with the given panels side by side.
-fn write_figure(out: &Path, name: &str, panels: &[Panel], cfg: &SimConfig) -> Result<()> {
-    crate::report::register_font();
-    let size = (520 * panels.len() as u32, 420);
-    let mut svg = String::new();
-    figure(
-        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
-        panels,
-        cfg,
-    )?;
-    fsutil::write_atomic(&out.join(format!("{name}.svg")), svg.as_bytes())?;
-    let png = out.join(format!("{name}.png"));
-    let tmp = out.join(format!("{name}.png.tmp.png"));
-    figure(
-        BitMapBackend::new(&tmp, size).into_drawing_area(),
-        panels,
-        cfg,
-    )?;
-    std::fs::rename(&tmp, &png)?;
-    Ok(())
-}
-
 pub fn write_all(
     out: &Path,
     cfg: &SimConfig,
     modalities: &[String],
     rows: &[Row],
     seconds: f64,
-) -> Result<Summary> {
+) -> Result<Summary, LabError> {
     // results.csv
-    let mut csv = String::from("strategy,seed,round,n_labeled,accuracy,macro_accuracy,macro_f1");
-    for m in modalities {
-        write!(csv, ",accuracy_{m}")?;
-    }
-    for m in modalities {
-        write!(csv, ",contribution_{m}")?;
-    }
-    csv.push_str(",selection_seconds,train_seconds\n");
-    for r in rows {
-        write!(
-            csv,
-            "{},{},{},{},{:.6},{:.6},{:.6}",
-            r.strategy, r.seed, r.round, r.n_labeled, r.accuracy, r.macro_accuracy, r.macro_f1
-        )?;
-        for a in &r.modality_accuracy {
-            write!(csv, ",{a:.6}")?;
-        }
-        for c in &r.contribution {
-            write!(csv, ",{c:.6}")?;
-        }
-        writeln!(csv, ",{:.3},{:.3}", r.selection_seconds, r.train_seconds)?;
-    }
-    fsutil::write_atomic(&out.join(RESULTS_CSV), csv.as_bytes())?;
+    let mut header: Vec<String> = [
+        "strategy",
+        "seed",
+        "round",
+        "n_labeled",
+        "accuracy",
+        "macro_accuracy",
+        "macro_f1",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(csvfile::columns(modalities, "accuracy"));
+    header.extend(csvfile::columns(modalities, "contribution"));
+    header.extend(["selection_seconds", "train_seconds"].map(String::from));
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.strategy.clone(),
+                r.seed.to_string(),
+                r.round.to_string(),
+                r.n_labeled.to_string(),
+            ];
+            row.extend(csvfile::fixed(
+                &[r.accuracy, r.macro_accuracy, r.macro_f1],
+                6,
+            ));
+            row.extend(csvfile::fixed(&r.modality_accuracy, 6));
+            row.extend(csvfile::fixed(&r.contribution, 6));
+            row.extend(csvfile::fixed(&[r.selection_seconds, r.train_seconds], 3));
+            row
+        })
+        .collect();
+    csvfile::write(&out.join(RESULTS_CSV), &header, &table)?;
 
     // aubc.csv
     let mut aubc_rows = Vec::new();
     let mut final_acc = Vec::new();
-    for k in &cfg.active.strategies {
+    for k in &cfg.ext.strategies {
         let name = k.to_string();
         let per_seed: Vec<f64> = cfg
-            .active
+            .ext
             .seeds
             .iter()
             .map(|&s| {
@@ -258,7 +126,7 @@ pub fn write_all(
         aubc_rows.push((name.clone(), m, s, per_seed.len()));
         let last: Vec<&Row> = rows
             .iter()
-            .filter(|r| r.strategy == name && r.round == cfg.active.rounds)
+            .filter(|r| r.strategy == name && r.round == cfg.ext.rounds)
             .collect();
         let per_mod: Vec<f64> = (0..modalities.len())
             .map(|j| {
@@ -267,43 +135,51 @@ pub fn write_all(
             .collect();
         final_acc.push((name, per_mod));
     }
-    let mut a = String::from("strategy,aubc_mean,aubc_std,seeds\n");
-    for (n, m, s, k) in &aubc_rows {
-        writeln!(a, "{n},{m:.6},{s:.6},{k}")?;
-    }
-    fsutil::write_atomic(&out.join(AUBC_CSV), a.as_bytes())?;
+    csvfile::write(
+        &out.join(AUBC_CSV),
+        &["strategy", "aubc_mean", "aubc_std", "seeds"].map(String::from),
+        &aubc_rows
+            .iter()
+            .map(|(n, m, s, k)| {
+                vec![
+                    n.clone(),
+                    format!("{m:.6}"),
+                    format!("{s:.6}"),
+                    k.to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    )?;
 
     // curves
-    let mut panels = vec![(
-        "fused test accuracy".to_string(),
-        "accuracy".to_string(),
-        curves(cfg, rows, |r| r.accuracy),
-    )];
+    let mut panels = vec![Panel {
+        title: "fused test accuracy".into(),
+        y_label: "accuracy".into(),
+        series: curves(cfg, rows, |r| r.accuracy),
+    }];
     for (j, m) in modalities.iter().enumerate() {
-        panels.push((
-            format!("{m}-only accuracy"),
-            "accuracy".into(),
-            curves(cfg, rows, |r| r.modality_accuracy[j]),
-        ));
+        panels.push(Panel {
+            title: format!("{m}-only accuracy"),
+            y_label: "accuracy".into(),
+            series: curves(cfg, rows, |r| r.modality_accuracy[j]),
+        });
     }
-    write_figure(out, CURVES, &panels, cfg)?;
+    write_figure(out, CURVES, &panels, "labelled samples")?;
     let contrib_panels: Vec<_> = modalities
         .iter()
         .enumerate()
-        .map(|(j, m)| {
-            (
-                format!("{m} contribution (Shapley share)"),
-                "mean contribution".to_string(),
-                curves(cfg, rows, |r| r.contribution[j]),
-            )
+        .map(|(j, m)| Panel {
+            title: format!("{m} contribution (Shapley share)"),
+            y_label: "mean contribution".into(),
+            series: curves(cfg, rows, |r| r.contribution[j]),
         })
         .collect();
-    write_figure(out, "contribution", &contrib_panels, cfg)?;
+    write_figure(out, "contribution", &contrib_panels, "labelled samples")?;
 
     // report.md
     let mut md = String::new();
     writeln!(md, "# Active-learning simulation\n")?;
-    let act = &cfg.active;
+    let act = &cfg.ext;
     writeln!(
         md,
         "{} strategies x {} seeds ({:?}); {} random labels at round 0 (shared by all strategies of a seed), then {} rounds of {} ({} labels at the end); models retrained ({}) each round; {} epochs max per round. Total time {:.0} s.\n",
@@ -313,12 +189,12 @@ pub fn write_all(
         act.initial,
         act.rounds,
         act.per_round,
-        act.initial + act.rounds * act.per_round,
+        act.labels_needed().unwrap_or(usize::MAX),
         match act.retrain {
             super::config::Retrain::Scratch => "from scratch",
             super::config::Retrain::Finetune => "fine-tuned from the previous round",
         },
-        cfg.train.epochs,
+        cfg.base.train.epochs,
         seconds
     )?;
     writeln!(md, "## Area under the budget curve (fused test accuracy)\n")?;

@@ -10,23 +10,22 @@ pub mod config;
 mod context;
 pub mod outputs;
 
+use crate::cell::{run_cell, run_parallel, CellRequest, CHECKPOINT};
+use crate::config::Checked;
+use crate::data::{load_data, Locations};
+use crate::progress::Progress;
 use crate::rundir::RunDir;
-use anyhow::{anyhow, bail, Context as _, Result};
+use crate::LabError;
 use config::{Retrain, SimConfig};
-use context::ModelContext;
-use indicatif::{ProgressBar, ProgressStyle};
-use polymodal_active::{shapley, StrategyKind};
+pub use context::ModelContext;
+use polymodal_active::StrategyKind;
 use polymodal_core::{fsutil, Split};
 use polymodal_data::Dataset;
 use polymodal_nn::MultimodalClassifier;
-use polymodal_train::probe::Probe;
-use polymodal_train::trainer::{Silent, TrainRequest};
-use polymodal_train::{evaluate, predict};
+use polymodal_train::trainer::Silent;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -87,7 +86,12 @@ impl Sim<'_> {
             .collect()
     }
 
-    fn load_record(&self, strategy: &str, seed: u64, round: usize) -> Result<Option<CellRecord>> {
+    fn load_record(
+        &self,
+        strategy: &str,
+        seed: u64,
+        round: usize,
+    ) -> Result<Option<CellRecord>, LabError> {
         let path = cell_dir(self.dir, strategy, seed, round).join("row.json");
         if !path.exists() {
             return Ok(None);
@@ -95,11 +99,17 @@ impl Sim<'_> {
         Ok(Some(fsutil::read_json(&path)?))
     }
 
-    fn load_model(&self, strategy: &str, seed: u64, round: usize) -> Result<MultimodalClassifier> {
+    fn load_model(
+        &self,
+        strategy: &str,
+        seed: u64,
+        round: usize,
+    ) -> Result<MultimodalClassifier, LabError> {
         let device = polymodal_nn::backend::inference_device();
-        let path = cell_dir(self.dir, strategy, seed, round).join("model.safetensors");
+        let path = cell_dir(self.dir, strategy, seed, round).join(CHECKPOINT);
         Ok(self
             .cfg
+            .base
             .model
             .init(&self.data.specs(), self.data.num_classes(), &device)?
             .load_safetensors(&path)?)
@@ -116,51 +126,45 @@ impl Sim<'_> {
         selected: &[usize],
         selection_seconds: f64,
         init_from: Option<&Path>,
-    ) -> Result<CellRecord> {
+    ) -> Result<CellRecord, LabError> {
         let dir = cell_dir(self.dir, strategy, seed, round);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("{}: cannot create", dir.display()))?;
-        let checkpoint = dir.join("model.safetensors");
-        let started = Instant::now();
+        let base = &self.cfg.base;
         // The same training seed for every strategy of a (seed, round): differences between
         // strategies then come from the labelled data, not from the initialisation.
         let train_seed = polymodal_core::seed::derive(seed, &format!("round{round}"));
-        let outcome = polymodal_train::train(
-            TrainRequest {
+        let cell = run_cell(
+            CellRequest {
                 data: self.data,
-                model: &self.cfg.model,
-                train: &self.cfg.train,
-                augment: &self.cfg.augment,
+                model: &base.model,
+                train: &base.train,
+                augment: &base.augment,
                 train_indices: labelled,
                 val_indices: &self.val,
+                test_indices: &self.test,
                 seed: train_seed,
-                checkpoint: &checkpoint,
+                dir: &dir,
                 init_from,
             },
             &mut Silent,
-        )?;
-        let train_seconds = started.elapsed().as_secs_f64();
-        let device = polymodal_nn::backend::inference_device();
-        let bs = self.cfg.train.eval_batch_size;
-        let preds = predict(&outcome.model, self.data, &self.test, bs, &device);
-        let report = evaluate(self.data, &preds)?;
-        let contribution = self.mean_contribution(&outcome.model)?;
+        )
+        .map_err(|e| e.context(format!("{strategy} seed {seed} round {round}")))?;
+        let test = cell
+            .test
+            .as_ref()
+            .ok_or_else(|| LabError::Invalid("the test split is empty".into()))?;
         let row = Row {
             strategy: strategy.to_string(),
             seed,
             round,
             n_labeled: labelled.len(),
-            accuracy: report.fused.accuracy,
-            macro_accuracy: report.fused.macro_accuracy,
-            macro_f1: report.fused.macro_f1,
-            modality_accuracy: self
-                .modality_names
-                .iter()
-                .map(|n| report.per_modality.get(n).map_or(f64::NAN, |m| m.accuracy))
-                .collect(),
-            contribution,
+            accuracy: test.fused.accuracy,
+            macro_accuracy: test.fused.macro_accuracy,
+            macro_f1: test.fused.macro_f1,
+            modality_accuracy: cell.modality_accuracy(&self.modality_names),
+            contribution: cell
+                .per_modality(&self.modality_names, |d, n| d.contribution.get(n).copied()),
             selection_seconds,
-            train_seconds,
+            train_seconds: cell.train_seconds,
         };
         let ids = |idx: &[usize]| idx.iter().map(|&i| self.data.ids[i].0.clone()).collect();
         let record = CellRecord {
@@ -172,64 +176,48 @@ impl Sim<'_> {
         Ok(record)
     }
 
-    /// Mean over the test split of each modality's Shapley contribution at the true label.
-    fn mean_contribution(&self, model: &MultimodalClassifier) -> Result<Vec<f64>> {
-        let device = polymodal_nn::backend::inference_device();
-        let probe = Probe::new(
-            model,
-            self.data,
-            &self.test,
-            self.cfg.train.eval_batch_size,
-            &device,
-        );
-        let subsets = probe.subset_probs();
-        let m = model.num_modalities();
-        let c = self.data.num_classes();
-        let n = self.test.len();
-        let labels = self.data.labels_of(&self.test)?;
-        // Shapley values at the true class only: no `M x [n, C]` intermediate.
-        let phi_at = shapley::shapley_values_at(&subsets, m, n, c, &labels)?;
-        let contrib = shapley::normalise_contributions(&phi_at);
-        Ok(contrib
-            .iter()
-            .map(|v| v.iter().map(|&x| x as f64).sum::<f64>() / n.max(1) as f64)
-            .collect())
-    }
-
-    fn round0(&self, seed: u64) -> Result<CellRecord> {
+    fn round0(&self, seed: u64) -> Result<CellRecord, LabError> {
         if let Some(r) = self.load_record(ROUND0, seed, 0)? {
             return Ok(r);
         }
         let mut rng = polymodal_core::seed::rng(seed, "initial-set");
         let mut pool = self.pool.clone();
         pool.shuffle(&mut rng);
-        let initial: Vec<usize> = pool[..self.cfg.active.initial].to_vec();
+        let initial: Vec<usize> = pool[..self.cfg.ext.initial].to_vec();
         self.train_cell(ROUND0, seed, 0, &initial, &initial, 0.0, None)
     }
 
     /// Runs (or resumes) one strategy's rounds for one seed.
-    fn chain(&self, kind: StrategyKind, seed: u64, progress: &ProgressBar) -> Result<()> {
+    fn chain(
+        &self,
+        kind: StrategyKind,
+        seed: u64,
+        progress: &dyn Progress,
+    ) -> Result<(), LabError> {
         let name = kind.to_string();
         let ids = self.id_index();
         let mut prev = self.round0(seed)?;
         let mut prev_source = (ROUND0.to_string(), 0usize);
-        let strategy = kind.build(&self.cfg.active.params);
-        for round in 1..=self.cfg.active.rounds {
+        let strategy = kind.build(&self.cfg.ext.params);
+        for round in 1..=self.cfg.ext.rounds {
             if let Some(r) = self.load_record(&name, seed, round)? {
                 prev = r;
                 prev_source = (name.clone(), round);
-                progress.inc(1);
+                progress.advance(&format!("{name} seed {seed} round {round} (done before)"));
                 continue;
             }
             let labelled: Vec<usize> = prev
                 .labelled_ids
                 .iter()
                 .map(|id| {
-                    ids.get(id.as_str())
-                        .copied()
-                        .ok_or_else(|| anyhow!("unknown id {id}"))
+                    ids.get(id.as_str()).copied().ok_or_else(|| {
+                        LabError::Invalid(format!(
+                            "{}: id {id} of a finished round is not in the dataset",
+                            self.dir.display()
+                        ))
+                    })
                 })
-                .collect::<Result<_>>()?;
+                .collect::<Result<_, _>>()?;
             let taken: std::collections::HashSet<usize> = labelled.iter().copied().collect();
             let pool: Vec<usize> = self
                 .pool
@@ -237,12 +225,12 @@ impl Sim<'_> {
                 .copied()
                 .filter(|i| !taken.contains(i))
                 .collect();
-            if pool.len() < self.cfg.active.per_round {
-                bail!(
+            if pool.len() < self.cfg.ext.per_round {
+                return Err(LabError::Invalid(format!(
                     "round {round}: only {} unlabelled samples left, {} requested",
                     pool.len(),
-                    self.cfg.active.per_round
-                );
+                    self.cfg.ext.per_round
+                )));
             }
             let model = self.load_model(&prev_source.0, seed, prev_source.1)?;
             let started = Instant::now();
@@ -253,21 +241,20 @@ impl Sim<'_> {
                     self.data,
                     pool,
                     labelled.clone(),
-                    self.cfg.train.eval_batch_size,
+                    self.cfg.base.train.eval_batch_size,
                     mc_seed,
                 );
                 let mut rng = polymodal_core::seed::rng(seed, &format!("{name}/{round}/select"));
-                strategy.select(&mut ctx, self.cfg.active.per_round, &mut rng)?
+                strategy.select(&mut ctx, self.cfg.ext.per_round, &mut rng)?
             };
             let selection_seconds = started.elapsed().as_secs_f64();
             let mut now = labelled;
             now.extend_from_slice(&selected);
-            let init = match self.cfg.active.retrain {
+            let init = match self.cfg.ext.retrain {
                 Retrain::Scratch => None,
-                Retrain::Finetune => Some(
-                    cell_dir(self.dir, &prev_source.0, seed, prev_source.1)
-                        .join("model.safetensors"),
-                ),
+                Retrain::Finetune => {
+                    Some(cell_dir(self.dir, &prev_source.0, seed, prev_source.1).join(CHECKPOINT))
+                }
             };
             prev = self.train_cell(
                 &name,
@@ -279,65 +266,69 @@ impl Sim<'_> {
                 init.as_deref(),
             )?;
             prev_source = (name.clone(), round);
-            progress.set_message(format!(
+            progress.advance(&format!(
                 "{name} seed {seed} round {round}: {} labels, accuracy {:.4}",
                 prev.row.n_labeled, prev.row.accuracy
             ));
-            progress.inc(1);
         }
         Ok(())
     }
 }
 
 /// Runs or resumes the simulation into `out`.
-pub fn run(mut cfg: SimConfig, out: &Path) -> Result<outputs::Summary> {
-    let data = crate::config::load_data(&mut cfg.dataset, &mut cfg.data)?;
-    let resolved = crate::config::resolved_toml(&cfg, &cfg.dataset)?;
+pub fn run(
+    mut cfg: Checked<SimConfig>,
+    out: &Path,
+    at: &Locations,
+    progress: &dyn Progress,
+) -> Result<outputs::Summary, LabError> {
+    let c = cfg.get_mut();
+    let data = load_data(&mut c.base.dataset, &mut c.base.data, at)?;
+    let resolved = cfg.to_toml()?;
     let mut dir = RunDir::create_or_resume(
         out,
         "simulate",
-        cfg.active.seeds[0],
+        cfg.ext.seeds[0],
         &data.fingerprint,
         CONFIG_FILE,
         &resolved,
     )?;
-    let outcome = simulate_into(&cfg, &data, out);
-    dir.finish(&outcome.as_ref().map(|_| ()).map_err(|e| anyhow!("{e:#}")))?;
-    outcome
+    dir.run(|_| simulate_into(&cfg, &data, out, progress))
 }
 
-fn simulate_into(cfg: &SimConfig, data: &Dataset, out: &Path) -> Result<outputs::Summary> {
+fn simulate_into(
+    cfg: &SimConfig,
+    data: &Dataset,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<outputs::Summary, LabError> {
+    let mut pool = data.split_indices(Split::Train);
+    // A simulation hides labels it has: rows without one cannot be "labelled" by it.
+    pool.retain(|&i| data.labels[i].is_some());
     let sim = Sim {
         cfg,
         data,
         dir: out,
-        pool: data.split_indices(Split::Train),
+        pool,
         val: data.split_indices(Split::Val),
         test: data.split_indices(Split::Test),
         modality_names: data.specs().into_iter().map(|s| s.name).collect(),
     };
-    let a = &cfg.active;
-    let needed = a.initial + a.per_round * a.rounds;
+    let a = &cfg.ext;
+    // Checked at config validation: no overflow.
+    let needed = a.labels_needed().unwrap_or(usize::MAX);
     if needed > sim.pool.len() {
-        bail!(
-            "active: initial + per_round x rounds = {needed} exceeds the pool of {} samples",
+        return Err(LabError::Invalid(format!(
+            "active: initial + per_round x rounds = {needed} exceeds the pool of {} labelled training samples",
             sim.pool.len()
-        );
+        )));
     }
     let chains: Vec<(StrategyKind, u64)> = a
         .seeds
         .iter()
         .flat_map(|&s| a.strategies.iter().map(move |&k| (k, s)))
         .collect();
-    let total = (chains.len() * a.rounds) as u64;
-    let progress = ProgressBar::new(total);
-    progress.set_style(
-        ProgressStyle::with_template(
-            "simulate [{bar:30}] {pos}/{len} rounds {msg} ({elapsed}, eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    progress.start("simulate", (chains.len() * a.rounds) as u64);
     tracing::info!(
         "simulating {} strategies x {} seeds x {} rounds ({} initial + {} per round) with {} workers",
         a.strategies.len(),
@@ -354,23 +345,23 @@ fn simulate_into(cfg: &SimConfig, data: &Dataset, out: &Path) -> Result<outputs:
     })?;
     run_parallel(chains.len(), a.workers, |i| {
         let (kind, seed) = chains[i];
-        sim.chain(kind, seed, &progress)
+        sim.chain(kind, seed, progress)
     })?;
-    progress.finish_and_clear();
+    progress.finish();
     let mut rows = Vec::new();
     for &seed in &a.seeds {
         let r0 = sim
             .load_record(ROUND0, seed, 0)?
-            .ok_or_else(|| anyhow!("round 0 missing"))?;
+            .ok_or_else(|| LabError::Invalid(format!("seed {seed}: round 0 missing")))?;
         for &kind in &a.strategies {
             let name = kind.to_string();
             let mut row0 = r0.row.clone();
             row0.strategy = name.clone();
             rows.push(row0);
             for round in 1..=a.rounds {
-                let rec = sim
-                    .load_record(&name, seed, round)?
-                    .ok_or_else(|| anyhow!("{name} seed {seed} round {round} missing"))?;
+                let rec = sim.load_record(&name, seed, round)?.ok_or_else(|| {
+                    LabError::Invalid(format!("{name} seed {seed} round {round} missing"))
+                })?;
                 rows.push(rec.row);
             }
         }
@@ -383,37 +374,4 @@ fn simulate_into(cfg: &SimConfig, data: &Dataset, out: &Path) -> Result<outputs:
         started.elapsed().as_secs_f64(),
     )?;
     Ok(summary)
-}
-
-/// Runs `job(0..n)` on up to `workers` threads; the first error wins.
-pub(crate) fn run_parallel(
-    n: usize,
-    workers: usize,
-    job: impl Fn(usize) -> Result<()> + Sync,
-) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..workers.min(n).max(1) {
-            s.spawn(|| loop {
-                if error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= n {
-                    return;
-                }
-                if let Err(e) = job(i) {
-                    if let Ok(mut slot) = error.lock() {
-                        slot.get_or_insert(e);
-                    }
-                    return;
-                }
-            });
-        }
-    });
-    match error.into_inner() {
-        Ok(Some(e)) => Err(e),
-        _ => Ok(()),
-    }
 }

@@ -1,10 +1,11 @@
-//! `polymodal bench`: throughput of the hot paths on synthetic inputs, as JSON.
+//! Benchmarks of the hot paths on synthetic inputs, as JSON values (the binary prints them).
 
-use anyhow::Result;
+use crate::LabError;
 use polymodal_core::{ModalityKind, ModalitySpec};
 use polymodal_nn::ModelConfig;
 
-pub fn train(batch: usize, runs: usize, seconds: f64) -> Result<()> {
+/// Training and inference throughput of the default fused model at AV-Digits shapes.
+pub fn train(batch: usize, runs: usize, seconds: f64) -> Result<serde_json::Value, LabError> {
     let specs = vec![
         ModalitySpec {
             name: "image".into(),
@@ -25,10 +26,10 @@ pub fn train(batch: usize, runs: usize, seconds: f64) -> Result<()> {
         runs,
         seconds,
     )?;
-    let mut json = serde_json::to_value(&result)?;
+    let mut json = serde_json::to_value(&result)
+        .map_err(|e| LabError::Invalid(format!("benchmark result: {e}")))?;
     json["framework"] = "polymodal (burn 0.22.1 flex)".into();
-    println!("{}", serde_json::to_string(&json)?);
-    Ok(())
+    Ok(json)
 }
 
 /// Peak resident memory of this process so far (Linux), in bytes.
@@ -56,30 +57,38 @@ fn copy_bandwidth() -> f64 {
     best
 }
 
+/// Selection time, peak memory and k-means++ bandwidth of one strategy on a synthetic pool.
 #[allow(clippy::too_many_arguments)]
 pub fn selection(
-    strategy: &str,
+    kind: polymodal_active::StrategyKind,
     pool: usize,
     classes: usize,
-    dims: &str,
+    dims: &[usize],
     budget: usize,
     labelled: usize,
     seed: u64,
-) -> Result<()> {
+) -> Result<serde_json::Value, LabError> {
     use polymodal_active::bench::{
         add_mc_probs, kmeanspp_step_bytes, synthetic_context, time_selection,
     };
     use polymodal_active::StrategyKind;
-    let kind: StrategyKind = strategy
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
-    let dims: Vec<usize> = dims
-        .split(',')
-        .map(|d| d.trim().parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("--dims {dims}: {e}"))?;
+    if pool == 0 || classes == 0 || dims.is_empty() || dims.contains(&0) || labelled > pool {
+        return Err(LabError::Invalid(format!(
+            "bench selection: pool ({pool}), classes ({classes}) and every dim ({dims:?}) must be positive, labelled ({labelled}) at most the pool"
+        )));
+    }
+    let floats = dims
+        .iter()
+        .try_fold(classes, |acc, &d| acc.checked_add(d))
+        .and_then(|w| w.checked_mul(pool));
+    // Keeps a typo (an extra zero) from allocating more memory than any machine has.
+    if floats.is_none_or(|f| f > 4_000_000_000) {
+        return Err(LabError::Invalid(format!(
+            "bench selection: pool x (classes + dims) is more than 4e9 floats (pool {pool}, classes {classes}, dims {dims:?})"
+        )));
+    }
     let t = std::time::Instant::now();
-    let mut ctx = synthetic_context(pool, classes, &dims, labelled, seed);
+    let mut ctx = synthetic_context(pool, classes, dims, labelled, seed);
     if kind == StrategyKind::Bald {
         add_mc_probs(&mut ctx, 10, seed);
     }
@@ -101,7 +110,7 @@ pub fn selection(
         "threads": rayon_threads(),
     });
     if matches!(kind, StrategyKind::Badge | StrategyKind::Bmmal) {
-        let bytes = kmeanspp_step_bytes(pool, classes, &dims) as f64;
+        let bytes = kmeanspp_step_bytes(pool, classes, dims) as f64;
         let steps = budget.saturating_sub(1) as f64;
         let effective = bytes * steps / seconds / 1e9;
         let copy = copy_bandwidth();
@@ -110,8 +119,7 @@ pub fn selection(
         out["copy_gb_per_s"] = copy.into();
         out["bandwidth_fraction"] = (effective / copy).into();
     }
-    println!("{}", serde_json::to_string(&out)?);
-    Ok(())
+    Ok(out)
 }
 
 fn rayon_threads() -> usize {

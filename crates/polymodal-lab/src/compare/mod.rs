@@ -7,19 +7,22 @@
 
 pub mod config;
 
-use crate::diagnostics;
+use crate::cell::{run_cell, run_parallel, CellRequest};
+use crate::config::Checked;
+use crate::csvfile;
+use crate::data::{load_data, Locations};
+use crate::progress::Progress;
 use crate::rundir::RunDir;
-use anyhow::{anyhow, Context as _, Result};
+use crate::stats::mean_std;
+use crate::LabError;
 use config::CompareConfig;
 use polymodal_core::{fsutil, Split};
 use polymodal_data::Dataset;
 use polymodal_nn::fusion::FusionKind;
-use polymodal_train::trainer::{Silent, TrainRequest};
-use polymodal_train::{evaluate, predict};
+use polymodal_train::trainer::Silent;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const RESULTS_CSV: &str = "results.csv";
@@ -63,50 +66,42 @@ fn train_cell(
     data: &Dataset,
     out: &Path,
     (fusion, ogm, seed): (FusionKind, bool, u64),
-) -> Result<Row> {
+) -> Result<Row, LabError> {
     let dir = cell_dir(out, fusion, ogm, seed);
     let row_path = dir.join("row.json");
     if row_path.exists() {
         return Ok(fsutil::read_json(&row_path)?);
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let run = cfg.run_config(fusion, ogm, seed);
     let mut train_idx = data.split_indices(Split::Train);
+    train_idx.retain(|&i| data.labels[i].is_some());
     if run.train.max_train_samples > 0 {
         train_idx.truncate(run.train.max_train_samples);
     }
     let val_idx = data.split_indices(Split::Val);
     let test_idx = data.split_indices(Split::Test);
-    let checkpoint = dir.join("model.safetensors");
-    let started = Instant::now();
-    let outcome = polymodal_train::train(
-        TrainRequest {
+    let cell = run_cell(
+        CellRequest {
             data,
             model: &run.model,
             train: &run.train,
             augment: &run.augment,
             train_indices: &train_idx,
             val_indices: &val_idx,
+            test_indices: &test_idx,
             seed,
-            checkpoint: &checkpoint,
+            dir: &dir,
             init_from: None,
         },
         &mut Silent,
     )
-    .with_context(|| format!("{fusion} ogm={ogm} seed {seed}"))?;
-    let train_seconds = started.elapsed().as_secs_f64();
-    let device = polymodal_nn::backend::inference_device();
-    let bs = run.train.eval_batch_size;
-    let preds = predict(&outcome.model, data, &test_idx, bs, &device);
-    let report = evaluate(data, &preds)?;
+    .map_err(|e| e.context(format!("{fusion} ogm={ogm} seed {seed}")))?;
+    let report = cell
+        .test
+        .as_ref()
+        .ok_or_else(|| LabError::Invalid("the test split is empty".into()))?;
     let names: Vec<String> = data.specs().into_iter().map(|s| s.name).collect();
-    let diag = diagnostics::compute(&outcome.model, data, &test_idx, bs)?.map(|(d, _)| d);
-    let by_name = |f: &dyn Fn(&diagnostics::ModalityDiagnostics, &str) -> Option<f64>| {
-        names
-            .iter()
-            .map(|n| diag.as_ref().and_then(|d| f(d, n)).unwrap_or(f64::NAN))
-            .collect::<Vec<f64>>()
-    };
+    let outcome = &cell.outcome;
     let m = names.len();
     let steps = &outcome.ogm_steps;
     let (ogm_mean_coefficient, ogm_dominant_share) = if steps.is_empty() {
@@ -138,12 +133,12 @@ fn train_cell(
             .iter()
             .map(|n| report.per_modality.get(n).map_or(f64::NAN, |r| r.accuracy))
             .collect(),
-        contribution: by_name(&|d, n| d.contribution.get(n).copied()),
-        accuracy_without: by_name(&|d, n| d.accuracy_without.get(n).copied()),
+        contribution: cell.per_modality(&names, |d, n| d.contribution.get(n).copied()),
+        accuracy_without: cell.per_modality(&names, |d, n| d.accuracy_without.get(n).copied()),
         params: outcome.model.parameter_count(),
         epochs_run: outcome.history.len(),
         best_epoch: outcome.best_epoch,
-        train_seconds,
+        train_seconds: cell.train_seconds,
         ogm_mean_coefficient,
         ogm_dominant_share,
     };
@@ -152,25 +147,33 @@ fn train_cell(
 }
 
 /// Runs or resumes the comparison into `out`; returns every row.
-pub fn run(mut cfg: CompareConfig, out: &Path) -> Result<Vec<Row>> {
-    // The comparison is defined on the built-in AV-Digits set (its `[data]` table).
-    let data = crate::config::load_data(&mut Default::default(), &mut cfg.data)?;
-    let resolved = toml::to_string_pretty(&cfg)?;
+pub fn run(
+    mut cfg: Checked<CompareConfig>,
+    out: &Path,
+    at: &Locations,
+    progress: &dyn Progress,
+) -> Result<Vec<Row>, LabError> {
+    let c = cfg.get_mut();
+    let data = load_data(&mut c.base.dataset, &mut c.base.data, at)?;
+    let resolved = cfg.to_toml()?;
     let mut dir = RunDir::create_or_resume(
         out,
         "compare",
-        cfg.compare.seeds[0],
+        cfg.ext.seeds[0],
         &data.fingerprint,
         CONFIG_FILE,
         &resolved,
     )?;
-    let outcome = compare_into(&cfg, &data, out);
-    dir.finish(&outcome.as_ref().map(|_| ()).map_err(|e| anyhow!("{e:#}")))?;
-    outcome
+    dir.run(|_| compare_into(&cfg, &data, out, progress))
 }
 
-fn compare_into(cfg: &CompareConfig, data: &Dataset, out: &Path) -> Result<Vec<Row>> {
-    let c = &cfg.compare;
+fn compare_into(
+    cfg: &CompareConfig,
+    data: &Dataset,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<Row>, LabError> {
+    let c = &cfg.ext;
     let cells: Vec<(FusionKind, bool, u64)> = c
         .seeds
         .iter()
@@ -188,85 +191,62 @@ fn compare_into(cfg: &CompareConfig, data: &Dataset, out: &Path) -> Result<Vec<R
         cells.len(),
         c.workers
     );
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    crate::simulate::run_parallel(cells.len(), c.workers, |i| {
+    progress.start("compare", cells.len() as u64);
+    run_parallel(cells.len(), c.workers, |i| {
         let row = train_cell(cfg, data, out, cells[i])?;
-        let k = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        tracing::info!(
-            "[{k}/{}] {} ogm={} seed {}: fused {:.4}, per modality {:?}, {:.0} s",
-            cells.len(),
-            row.fusion,
-            row.ogm,
-            row.seed,
-            row.accuracy,
-            row.modality_accuracy,
-            row.train_seconds
-        );
+        progress.advance(&format!(
+            "{} ogm={} seed {}: fused {:.4}, per modality {:?}, {:.0} s",
+            row.fusion, row.ogm, row.seed, row.accuracy, row.modality_accuracy, row.train_seconds
+        ));
         Ok(())
     })?;
+    progress.finish();
     let rows: Vec<Row> = cells
         .iter()
         .map(|&(f, o, s)| fsutil::read_json(&cell_dir(out, f, o, s).join("row.json")))
         .collect::<Result<_, _>>()?;
     let names: Vec<String> = data.specs().into_iter().map(|s| s.name).collect();
-    fsutil::write_atomic(
-        &out.join(RESULTS_CSV),
-        results_csv(&rows, &names)?.as_bytes(),
-    )?;
-    let table = table_md(cfg, &rows, &names)?;
+    write_results_csv(&out.join(RESULTS_CSV), &rows, &names)?;
+    let table = table_md(cfg, &data.name, &rows, &names)?;
     fsutil::write_atomic(&out.join(TABLE_MD), table.as_bytes())?;
     Ok(rows)
 }
 
-fn results_csv(rows: &[Row], names: &[String]) -> Result<String> {
-    let mut csv = String::from("fusion,ogm,seed,accuracy,macro_f1");
+fn write_results_csv(path: &Path, rows: &[Row], names: &[String]) -> Result<(), LabError> {
+    let mut header: Vec<String> = ["fusion", "ogm", "seed", "accuracy", "macro_f1"]
+        .map(String::from)
+        .to_vec();
     for prefix in ["accuracy", "contribution", "accuracy_without"] {
-        for n in names {
-            write!(csv, ",{prefix}_{n}")?;
-        }
+        header.extend(csvfile::columns(names, prefix));
     }
     for n in names {
-        write!(csv, ",ogm_coefficient_{n},ogm_dominant_share_{n}")?;
+        header.push(format!("ogm_coefficient_{n}"));
+        header.push(format!("ogm_dominant_share_{n}"));
     }
-    csv.push_str(",params,epochs_run,best_epoch,train_seconds\n");
-    for r in rows {
-        write!(
-            csv,
-            "{},{},{},{:.4},{:.4}",
-            r.fusion, r.ogm, r.seed, r.accuracy, r.macro_f1
-        )?;
-        for v in r
-            .modality_accuracy
-            .iter()
-            .chain(&r.contribution)
-            .chain(&r.accuracy_without)
-        {
-            write!(csv, ",{v:.4}")?;
-        }
-        for k in 0..names.len() {
-            let c = r.ogm_mean_coefficient.get(k).copied().unwrap_or(f64::NAN);
-            let s = r.ogm_dominant_share.get(k).copied().unwrap_or(f64::NAN);
-            write!(csv, ",{c:.4},{s:.4}")?;
-        }
-        writeln!(
-            csv,
-            ",{},{},{},{:.1}",
-            r.params, r.epochs_run, r.best_epoch, r.train_seconds
-        )?;
-    }
-    Ok(csv)
-}
-
-/// Mean and sample standard deviation.
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
+    header.extend(["params", "epochs_run", "best_epoch", "train_seconds"].map(String::from));
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.fusion.to_string(), r.ogm.to_string(), r.seed.to_string()];
+            row.extend(csvfile::fixed(&[r.accuracy, r.macro_f1], 4));
+            row.extend(csvfile::fixed(&r.modality_accuracy, 4));
+            row.extend(csvfile::fixed(&r.contribution, 4));
+            row.extend(csvfile::fixed(&r.accuracy_without, 4));
+            for k in 0..names.len() {
+                let c = r.ogm_mean_coefficient.get(k).copied().unwrap_or(f64::NAN);
+                let s = r.ogm_dominant_share.get(k).copied().unwrap_or(f64::NAN);
+                row.extend(csvfile::fixed(&[c, s], 4));
+            }
+            row.extend([
+                r.params.to_string(),
+                r.epochs_run.to_string(),
+                r.best_epoch.to_string(),
+                format!("{:.1}", r.train_seconds),
+            ]);
+            row
+        })
+        .collect();
+    csvfile::write(path, &header, &table)
 }
 
 fn cell(v: &[f64]) -> String {
@@ -279,31 +259,37 @@ fn cell(v: &[f64]) -> String {
 }
 
 /// The comparison table (mean ± std over seeds) and the paired OGM-GE effect.
-pub fn table_md(cfg: &CompareConfig, rows: &[Row], names: &[String]) -> Result<String> {
-    let c = &cfg.compare;
+pub fn table_md(
+    cfg: &CompareConfig,
+    dataset: &str,
+    rows: &[Row],
+    names: &[String],
+) -> Result<String, LabError> {
+    let c = &cfg.ext;
+    let train = &cfg.base.train;
     let mut md = String::new();
     writeln!(
         md,
-        "Test split of AV-Digits, mean ± sample std over seeds {:?}; {} epochs max (patience {}), {} training samples{}.\n",
+        "Test split of {dataset}, mean ± sample std over seeds {:?}; {} epochs max (patience {}), {} training samples{}.\n",
         c.seeds,
-        cfg.train.epochs,
-        cfg.train.patience,
-        if cfg.train.max_train_samples == 0 {
+        train.epochs,
+        train.patience,
+        if train.max_train_samples == 0 {
             "all".to_string()
         } else {
-            format!("the first {}", cfg.train.max_train_samples)
+            format!("the first {}", train.max_train_samples)
         },
         if c.ogm.contains(&true) {
             format!(
                 "; OGM-GE α = {}, epochs {}..{}, GE noise {}",
-                cfg.train.ogm.alpha,
-                cfg.train.ogm.start_epoch,
-                if cfg.train.ogm.end_epoch == 0 {
+                train.ogm.alpha,
+                train.ogm.start_epoch,
+                if train.ogm.end_epoch == 0 {
                     "end".to_string()
                 } else {
-                    cfg.train.ogm.end_epoch.to_string()
+                    train.ogm.end_epoch.to_string()
                 },
-                if cfg.train.ogm.noise { "on" } else { "off" }
+                if train.ogm.noise { "on" } else { "off" }
             )
         } else {
             String::new()

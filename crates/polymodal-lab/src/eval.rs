@@ -1,15 +1,15 @@
-//! `polymodal eval`: reload a run's checkpoint, recompute its test metrics and modality
-//! diagnostics, and optionally measure robustness with modalities dropped or corrupted.
+//! `eval`: reload a run's checkpoint, recompute its test metrics and modality diagnostics, and
+//! optionally measure robustness with modalities dropped or corrupted.
 
-use super::train::{load_dataset, RunMetrics, CHECKPOINT, CONFIG_FILE, METRICS_JSON};
-use crate::config;
+use crate::config::RunConfig;
+use crate::data::{data_origin, load_data, Locations};
 use crate::diagnostics::{self, ModalityDiagnostics};
 use crate::rundir::RunDir;
-use anyhow::{anyhow, bail, Result};
+use crate::train::{RunMetrics, CHECKPOINT, CONFIG_FILE, METRICS_JSON};
+use crate::LabError;
 use polymodal_core::{fsutil, Split};
 use polymodal_data::{Batch, Dataset};
 use polymodal_train::{evaluate, predict, predict_with, EvalReport};
-use rand::Rng as _;
 use serde::Serialize;
 use std::path::Path;
 
@@ -29,14 +29,22 @@ pub struct NoiseSpec {
     pub level: NoiseLevel,
 }
 
+/// A `--noise` value that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoiseSpecError(String);
+
 impl std::str::FromStr for NoiseSpec {
-    type Err = anyhow::Error;
+    type Err = NoiseSpecError;
 
     /// `audio=6dB` (SNR) or `image=0.5` (standard deviation).
-    fn from_str(s: &str) -> Result<Self> {
-        let (m, v) = s
-            .split_once('=')
-            .ok_or_else(|| anyhow!("expected MODALITY=SNR_DB(dB) or MODALITY=STD, got `{s}`"))?;
+    fn from_str(s: &str) -> Result<Self, NoiseSpecError> {
+        let bad = |m: String| NoiseSpecError(m);
+        let (m, v) = s.split_once('=').ok_or_else(|| {
+            bad(format!(
+                "expected MODALITY=SNR_DB(dB) or MODALITY=STD, got `{s}`"
+            ))
+        })?;
         let v = v.trim();
         let level = if let Some(db) = v
             .strip_suffix("dB")
@@ -46,20 +54,25 @@ impl std::str::FromStr for NoiseSpec {
             let db: f64 = db
                 .trim()
                 .parse()
-                .map_err(|_| anyhow!("`{v}`: SNR must be a number followed by dB"))?;
+                .map_err(|_| bad(format!("`{v}`: SNR must be a number followed by dB")))?;
             if !db.is_finite() {
-                bail!("`{v}`: SNR must be finite");
+                return Err(bad(format!("`{v}`: SNR must be finite")));
             }
             NoiseLevel::SnrDb(db)
         } else {
-            let std: f64 = v
-                .parse()
-                .map_err(|_| anyhow!("`{v}`: expected a standard deviation or an SNR like 6dB"))?;
+            let std: f64 = v.parse().map_err(|_| {
+                bad(format!(
+                    "`{v}`: expected a standard deviation or an SNR like 6dB"
+                ))
+            })?;
             if !(std.is_finite() && std >= 0.0) {
-                bail!("`{v}`: standard deviation must be >= 0");
+                return Err(bad(format!("`{v}`: standard deviation must be >= 0")));
             }
             NoiseLevel::Std(std)
         };
+        if m.trim().is_empty() {
+            return Err(bad(format!("`{s}`: no modality before `=`")));
+        }
         Ok(NoiseSpec {
             modality: m.trim().to_string(),
             level,
@@ -98,23 +111,17 @@ pub struct EvalOutcome {
     pub matches_training: bool,
 }
 
-fn modality(data: &Dataset, name: &str) -> Result<usize> {
+fn modality(data: &Dataset, name: &str) -> Result<usize, LabError> {
     data.modality_index(name).ok_or_else(|| {
-        anyhow!(
+        LabError::Invalid(format!(
             "unknown modality `{name}` (this dataset has: {})",
             data.specs()
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )
+        ))
     })
-}
-
-fn normal(rng: &mut polymodal_core::seed::Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Applies `c` to one batch (numbered `k`): dropped modalities get presence 0; noisy ones get
@@ -141,33 +148,40 @@ fn corrupt(batch: &mut Batch, k: usize, drop: &[usize], noise: &[(usize, NoiseLe
                 }
             };
             for x in row.iter_mut() {
-                *x += (sigma * normal(&mut rng)) as f32;
+                *x += (sigma * polymodal_core::seed::standard_normal(&mut rng)) as f32;
             }
         }
     }
 }
 
 /// `dataset`: where the imported dataset is now, if it moved since training.
-pub fn run(run_dir: &Path, corruption: &Corruption, dataset: Option<&Path>) -> Result<EvalOutcome> {
-    let dir = RunDir::open_complete(run_dir)?;
-    let mut cfg = config::load(&dir.file(CONFIG_FILE), &[])?;
+pub fn run(
+    run_dir: &Path,
+    corruption: &Corruption,
+    dataset: Option<&Path>,
+    at: &Locations,
+) -> Result<EvalOutcome, LabError> {
+    let manifest = RunDir::read_complete(run_dir)?;
+    let mut cfg = RunConfig::load(&run_dir.join(CONFIG_FILE), &[])?
+        .check(&run_dir.join(CONFIG_FILE).display().to_string())?
+        .into_inner();
     if let Some(d) = dataset {
         cfg.dataset.path = Some(d.to_path_buf());
     }
-    let data = load_dataset(&mut cfg)?;
-    if data.fingerprint != dir.manifest.dataset_fingerprint {
-        bail!(
-            "{}: dataset fingerprint {} differs from the one the run was trained on ({}): the data or its settings changed",
-            config::data_origin(&cfg.dataset, &cfg.data),
-            data.fingerprint,
-            dir.manifest.dataset_fingerprint
-        );
+    let data = load_data(&mut cfg.dataset, &mut cfg.data, at)?;
+    if data.fingerprint != manifest.dataset_fingerprint {
+        return Err(LabError::DatasetChanged {
+            origin: data_origin(&cfg.dataset, &cfg.data),
+            what: "the run".into(),
+            expected: manifest.dataset_fingerprint,
+            found: data.fingerprint.clone(),
+        });
     }
     let drop: Vec<usize> = corruption
         .drop
         .iter()
         .map(|n| modality(&data, n))
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     let noise: Vec<(usize, NoiseLevel)> = corruption
         .noise
         .iter()
@@ -176,23 +190,24 @@ pub fn run(run_dir: &Path, corruption: &Corruption, dataset: Option<&Path>) -> R
             // Token ids are categories: noise on them is not a corruption of the text but a
             // different, possibly invalid, id.
             if data.modalities[m].spec.kind == polymodal_core::ModalityKind::Text {
-                bail!(
+                return Err(LabError::Invalid(format!(
                     "--noise {}: `{}` is text (token ids); noise applies to images, audio and vectors, use --drop",
-                    s.modality,
-                    s.modality
-                );
+                    s.modality, s.modality
+                )));
             }
             Ok((m, s.level))
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, LabError>>()?;
     if !drop.is_empty() && drop.len() == data.modalities.len() {
-        bail!("--drop removes every modality; keep at least one");
+        return Err(LabError::Invalid(
+            "--drop removes every modality; keep at least one".into(),
+        ));
     }
     let device = polymodal_nn::backend::inference_device();
     let model = cfg
         .model
         .init(&data.specs(), data.num_classes(), &device)?
-        .load_safetensors(&dir.file(CHECKPOINT))?;
+        .load_safetensors(&run_dir.join(CHECKPOINT))?;
     let test_idx = data.split_indices(Split::Test);
     let bs = cfg.train.eval_batch_size;
     let preds = predict(&model, &data, &test_idx, bs, &device);
@@ -214,15 +229,51 @@ pub fn run(run_dir: &Path, corruption: &Corruption, dataset: Option<&Path>) -> R
             test: report,
         })
     };
-    let written: RunMetrics = fsutil::read_json(&dir.file(METRICS_JSON))?;
-    let matches_training = written.test == test
-        && (written.test_diagnostics.is_none() || written.test_diagnostics == diag);
+    let written: RunMetrics = fsutil::read_json(&run_dir.join(METRICS_JSON))?;
+    let matches_training = metrics_match(&written, &test, diag.as_ref());
     Ok(EvalOutcome {
         matches_training,
         test,
         diagnostics: diag,
         robustness,
     })
+}
+
+/// Whether recomputed test metrics equal the ones written at training time. Predictions are
+/// computed in batches, and a different `eval_batch_size` may change the last bits of a
+/// float sum: counts must be equal, real-valued metrics equal to 1e-9.
+fn metrics_match(
+    written: &RunMetrics,
+    test: &EvalReport,
+    diag: Option<&ModalityDiagnostics>,
+) -> bool {
+    fn close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Number(x), V::Number(y)) => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) if x.is_finite() && y.is_finite() => {
+                    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                }
+                _ => x == y,
+            },
+            (V::Array(x), V::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b))
+            }
+            (V::Object(x), V::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
+            }
+            _ => a == b,
+        }
+    }
+    fn json<T: Serialize>(v: &T) -> serde_json::Value {
+        serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+    }
+    close(&json(&written.test), &json(test))
+        && match (&written.test_diagnostics, diag) {
+            (None, _) => true,
+            (Some(w), Some(d)) => close(&json(w), &json(d)),
+            (Some(_), None) => false,
+        }
 }
 
 #[cfg(test)]

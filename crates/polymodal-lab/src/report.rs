@@ -1,9 +1,9 @@
 //! Human-readable reports: Markdown plus SVG pictures (plotters).
 
-use crate::commands::train::TrainSummary;
 use crate::config::RunConfig;
 use crate::rundir::RunDir;
-use anyhow::{anyhow, Result};
+use crate::train::TrainSummary;
+use crate::LabError;
 use plotters::prelude::*;
 use polymodal_core::fsutil;
 use polymodal_core::metrics::ClassificationMetrics;
@@ -28,8 +28,8 @@ pub fn register_font() {
     });
 }
 
-fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("plotting failed: {e:?}")
+fn plot_err<E: std::fmt::Debug>(e: E) -> LabError {
+    LabError::plot("a figure", e)
 }
 
 /// A confusion matrix as a heat map with counts; rows are true classes.
@@ -38,7 +38,7 @@ pub fn confusion_svg(
     m: &ClassificationMetrics,
     names: &[String],
     title: &str,
-) -> Result<()> {
+) -> Result<(), LabError> {
     let c = names.len();
     let cell = 44i32;
     let (left, top) = (90i32, 60i32);
@@ -116,7 +116,7 @@ pub fn confusion_svg(
 }
 
 /// Validation accuracy (fused and per modality) against epoch.
-pub fn curves_svg(path: &Path, summary: &TrainSummary, names: &[String]) -> Result<()> {
+pub fn curves_svg(path: &Path, summary: &TrainSummary, names: &[String]) -> Result<(), LabError> {
     register_font();
     let h = &summary.history;
     let mut svg = String::new();
@@ -187,7 +187,7 @@ pub fn write_train_report(
     config: &RunConfig,
     data: &Dataset,
     s: &TrainSummary,
-) -> Result<()> {
+) -> Result<(), LabError> {
     let names: Vec<String> = data.specs().into_iter().map(|sp| sp.name).collect();
     let test = &s.metrics.test;
     confusion_svg(
@@ -254,7 +254,7 @@ pub fn write_train_report(
              probability, every modality subset evaluated with the others zeroed at the fusion input \
              (sums to 1 per sample; 1/M each = balanced). Per sample in `{}`. \
              \"Without it\" zeroes that modality at the fusion input for every test sample.\n",
-            crate::commands::train::CONTRIBUTIONS_CSV
+            crate::train::CONTRIBUTIONS_CSV
         )?;
     }
     if config.train.ogm.enabled {
@@ -292,7 +292,7 @@ pub fn write_train_report(
                     .unwrap_or_default()
             )?;
         }
-        writeln!(md, "\nPer step: `{}`.\n", crate::commands::train::OGM_CSV)?;
+        writeln!(md, "\nPer step: `{}`.\n", crate::train::OGM_CSV)?;
     }
     writeln!(md, "![confusion matrix]({CONFUSION_SVG})\n")?;
     writeln!(md, "![validation curves]({CURVES_SVG})\n")?;

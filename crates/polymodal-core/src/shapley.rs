@@ -6,7 +6,7 @@
 //! forward passes the caller already made. [`MAX_MODALITIES`] bounds M.
 //!
 //! ```
-//! use polymodal_active::shapley::{contributions_at, shapley_values};
+//! use polymodal_core::shapley::{contributions_at, shapley_values};
 //! // one sample, two classes, two modalities; index = bitmask of kept modalities
 //! let v = vec![
 //!     vec![0.5, 0.5], // {}      (both dropped)
@@ -23,22 +23,78 @@
 
 use rayon::prelude::*;
 
-use crate::{check, ActiveError};
+/// Inputs the Shapley computation cannot use; each names the array at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ShapleyError {
+    #[error("shape mismatch in {what}: expected {expected}, got {got}")]
+    Shape {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("at least one modality and one class are needed")]
+    Empty,
+    #[error(
+        "{modalities} modalities: exact Shapley values support at most {max} (cost grows as 2^M)"
+    )]
+    TooManyModalities { modalities: usize, max: usize },
+    #[error("class {class} of sample {sample} is out of range for {classes} classes")]
+    ClassOutOfRange {
+        class: usize,
+        sample: usize,
+        classes: usize,
+    },
+    #[error("row {row} is out of range for {n} samples")]
+    RowOutOfRange { row: usize, n: usize },
+}
+
+/// `probs` must be `[n, classes]`.
+fn check_probs(what: &str, probs: &[f32], n: usize, classes: usize) -> Result<(), ShapleyError> {
+    if classes == 0 {
+        return Err(ShapleyError::Empty);
+    }
+    if probs.len() != n * classes {
+        return Err(ShapleyError::Shape {
+            what: format!("{what} [n={n}, C={classes}]"),
+            expected: n * classes,
+            got: probs.len(),
+        });
+    }
+    Ok(())
+}
+
+/// `subset` must hold `2^modalities` arrays of `[n, classes]`.
+pub fn check_subset_probs(
+    subset: &[Vec<f32>],
+    modalities: usize,
+    n: usize,
+    classes: usize,
+) -> Result<(), ShapleyError> {
+    check_modalities(modalities)?;
+    let count = 1usize << modalities;
+    if subset.len() != count {
+        return Err(ShapleyError::Shape {
+            what: format!("subset_probs (number of subsets, 2^M for M={modalities})"),
+            expected: count,
+            got: subset.len(),
+        });
+    }
+    for (s, p) in subset.iter().enumerate() {
+        check_probs(&format!("subset_probs[{s}]"), p, n, classes)?;
+    }
+    Ok(())
+}
 
 /// Largest number of modalities the exact Shapley computation accepts (`2^M` subsets).
 pub const MAX_MODALITIES: usize = 8;
 
-pub(crate) fn check_modalities(modalities: usize) -> Result<(), ActiveError> {
+/// `1 <= modalities <= MAX_MODALITIES`.
+pub fn check_modalities(modalities: usize) -> Result<(), ShapleyError> {
     if modalities == 0 {
-        return Err(ActiveError::InvalidParam {
-            name: "modalities",
-            value: "0".into(),
-            reason: "at least one modality is needed",
-        });
+        return Err(ShapleyError::Empty);
     }
     if modalities > MAX_MODALITIES {
-        return Err(ActiveError::TooManyModalities {
-            what: "exact Shapley values",
+        return Err(ShapleyError::TooManyModalities {
             modalities,
             max: MAX_MODALITIES,
         });
@@ -73,8 +129,8 @@ pub fn shapley_values(
     modalities: usize,
     n: usize,
     classes: usize,
-) -> Result<Vec<Vec<f32>>, ActiveError> {
-    check::subset_probs(subset_probs, modalities, n, classes)?;
+) -> Result<Vec<Vec<f32>>, ShapleyError> {
+    check_subset_probs(subset_probs, modalities, n, classes)?;
     let out = (0..modalities)
         .map(|m| {
             let bit = 1usize << m;
@@ -100,8 +156,8 @@ pub fn shapley_values_at(
     n: usize,
     classes: usize,
     class_of_sample: &[usize],
-) -> Result<Vec<Vec<f32>>, ActiveError> {
-    check::subset_probs(subset_probs, modalities, n, classes)?;
+) -> Result<Vec<Vec<f32>>, ShapleyError> {
+    check_subset_probs(subset_probs, modalities, n, classes)?;
     check_classes(class_of_sample, n, classes)?;
     let out = (0..modalities)
         .map(|m| {
@@ -123,23 +179,23 @@ pub fn shapley_values_at(
     Ok(out)
 }
 
-fn check_classes(class_of_sample: &[usize], n: usize, classes: usize) -> Result<(), ActiveError> {
+fn check_classes(class_of_sample: &[usize], n: usize, classes: usize) -> Result<(), ShapleyError> {
     if class_of_sample.len() != n {
-        return Err(ActiveError::shape(
-            format!("class_of_sample [n={n}]"),
-            n,
-            class_of_sample.len(),
-        ));
+        return Err(ShapleyError::Shape {
+            what: format!("class_of_sample [n={n}]"),
+            expected: n,
+            got: class_of_sample.len(),
+        });
     }
     if let Some((i, &c)) = class_of_sample
         .iter()
         .enumerate()
         .find(|(_, &c)| c >= classes)
     {
-        return Err(ActiveError::InvalidParam {
-            name: "class_of_sample",
-            value: format!("{c} at sample {i}"),
-            reason: "class index out of range",
+        return Err(ShapleyError::ClassOutOfRange {
+            class: c,
+            sample: i,
+            classes,
         });
     }
     Ok(())
@@ -176,11 +232,11 @@ pub fn contributions_at(
     n: usize,
     classes: usize,
     class_of_sample: &[usize],
-) -> Result<Vec<Vec<f32>>, ActiveError> {
+) -> Result<Vec<Vec<f32>>, ShapleyError> {
     let m = phi.len();
     check_modalities(m)?;
     for (k, p) in phi.iter().enumerate() {
-        check::probs(&format!("phi[{k}]"), p, n, classes)?;
+        check_probs(&format!("phi[{k}]"), p, n, classes)?;
     }
     check_classes(class_of_sample, n, classes)?;
     let at: Vec<Vec<f32>> = phi
@@ -215,17 +271,15 @@ pub fn mean_contributions(contributions: &[Vec<f32>]) -> Vec<f32> {
 pub fn mean_contributions_of(
     contributions: &[Vec<f32>],
     rows: &[usize],
-) -> Result<Vec<f32>, ActiveError> {
+) -> Result<Vec<f32>, ShapleyError> {
     contributions
         .iter()
         .map(|c| {
             let mut sum = 0f64;
             for &r in rows {
-                let x = c.get(r).ok_or_else(|| ActiveError::InvalidParam {
-                    name: "rows",
-                    value: r.to_string(),
-                    reason: "row out of range for the contributions",
-                })?;
+                let x = c
+                    .get(r)
+                    .ok_or(ShapleyError::RowOutOfRange { row: r, n: c.len() })?;
                 sum += *x as f64;
             }
             Ok(if rows.is_empty() {
@@ -276,7 +330,7 @@ mod tests {
     #[test]
     fn rejects_too_many_modalities() {
         let err = shapley_values(&[], MAX_MODALITIES + 1, 1, 1).unwrap_err();
-        assert!(matches!(err, ActiveError::TooManyModalities { .. }));
+        assert!(matches!(err, ShapleyError::TooManyModalities { .. }));
     }
 
     #[test]

@@ -3,15 +3,14 @@
 //! modality's normalised contribution at the true label and its mean (methods.md §1.8), and the
 //! fused accuracy with each modality dropped. Computed for every evaluation with `M <= 4`.
 
-use anyhow::Result;
-use polymodal_active::shapley;
-use polymodal_core::fsutil;
+use crate::LabError;
+use polymodal_core::metrics::argmax;
+use polymodal_core::shapley;
 use polymodal_data::Dataset;
 use polymodal_nn::MultimodalClassifier;
 use polymodal_train::probe::Probe;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// Largest number of modalities the diagnostics enumerate all subsets for.
@@ -34,16 +33,6 @@ pub struct PerSample {
     pub contribution: Vec<Vec<f32>>,
 }
 
-fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold(
-            (0, f32::NEG_INFINITY),
-            |b, (k, &v)| if v > b.1 { (k, v) } else { b },
-        )
-        .0
-}
-
 /// Diagnostics over `indices` (which must be labelled). `None` when the model has more than
 /// [`MAX_MODALITIES`] modalities.
 pub fn compute(
@@ -51,7 +40,7 @@ pub fn compute(
     data: &Dataset,
     indices: &[usize],
     batch_size: usize,
-) -> Result<Option<(ModalityDiagnostics, PerSample)>> {
+) -> Result<Option<(ModalityDiagnostics, PerSample)>, LabError> {
     let m = model.num_modalities();
     if m > MAX_MODALITIES {
         return Ok(None);
@@ -88,32 +77,27 @@ pub fn compute(
     Ok(Some((diag, PerSample { phi, contribution })))
 }
 
-/// `contributions.csv`: one row per sample: id, label, then `c_<m>` and `phi_<m>` per modality.
-pub fn write_csv(path: &Path, data: &Dataset, indices: &[usize], per: &PerSample) -> Result<()> {
+/// `contributions.csv`: one row per sample: id, label (empty if unlabelled), then `c_<m>` and
+/// `phi_<m>` per modality. Written with the csv crate, so ids with commas or quotes survive.
+pub fn write_csv(
+    path: &Path,
+    data: &Dataset,
+    indices: &[usize],
+    per: &PerSample,
+) -> Result<(), LabError> {
     let names: Vec<String> = data.specs().into_iter().map(|s| s.name).collect();
-    let mut csv = String::from("id,label");
-    for n in &names {
-        write!(csv, ",contribution_{n}")?;
-    }
-    for n in &names {
-        write!(csv, ",shapley_{n}")?;
-    }
-    csv.push('\n');
+    let mut header = vec!["id".to_string(), "label".to_string()];
+    header.extend(names.iter().map(|n| format!("contribution_{n}")));
+    header.extend(names.iter().map(|n| format!("shapley_{n}")));
+    let mut rows = Vec::with_capacity(indices.len());
     for (i, &s) in indices.iter().enumerate() {
-        write!(
-            csv,
-            "{},{}",
-            data.ids[s],
-            data.labels[s].unwrap_or(usize::MAX)
-        )?;
-        for c in &per.contribution {
-            write!(csv, ",{:.6}", c[i])?;
-        }
-        for p in &per.phi {
-            write!(csv, ",{:.6}", p[i])?;
-        }
-        csv.push('\n');
+        let mut row = vec![
+            data.ids[s].to_string(),
+            data.labels[s].map(|l| l.to_string()).unwrap_or_default(),
+        ];
+        row.extend(per.contribution.iter().map(|c| format!("{:.6}", c[i])));
+        row.extend(per.phi.iter().map(|p| format!("{:.6}", p[i])));
+        rows.push(row);
     }
-    fsutil::write_atomic(path, csv.as_bytes())?;
-    Ok(())
+    crate::csvfile::write(path, &header, &rows)
 }

@@ -1,38 +1,58 @@
-//! `polymodal embed`: MiniLM sentence vectors for a text modality, cached in the dataset so
-//! training on them costs no transformer passes.
+//! `embed`: MiniLM sentence vectors for a text modality, cached in the dataset so training on
+//! them costs no transformer passes.
 
-use anyhow::{anyhow, bail, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::data::Locations;
+use crate::progress::Progress;
+use crate::LabError;
 use polymodal_core::ModalityKind;
 use polymodal_data::store;
 use polymodal_text::{MiniLm, EMBEDDING_DIM, MODEL_SHA256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Where `scripts/minilm/fetch.sh` puts the model by default (relative to the repository).
+/// Where `scripts/minilm/fetch.sh` puts the model by default (relative to a search root).
 pub const DEFAULT_MODEL_DIR: &str = ".cache/models/all-MiniLM-L6-v2";
-const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
-fn model_dir(given: Option<&Path>, from_schema: Option<&Path>) -> Result<PathBuf> {
+fn model_dir(
+    given: Option<&Path>,
+    from_schema: Option<&Path>,
+    at: &Locations,
+) -> Result<PathBuf, LabError> {
     if let Some(p) = given.or(from_schema) {
         return Ok(p.to_path_buf());
     }
-    let candidates = [
-        PathBuf::from(DEFAULT_MODEL_DIR),
-        Path::new(REPO_ROOT).join(DEFAULT_MODEL_DIR),
-    ];
-    candidates
-        .iter()
-        .find(|c| c.join("model.safetensors").exists())
-        .cloned()
-        .ok_or_else(|| {
-            anyhow!(
-                "no all-MiniLM-L6-v2 model found at {DEFAULT_MODEL_DIR}; run `bash scripts/minilm/fetch.sh` or pass --text-model DIR"
-            )
-        })
+    at.find(Path::new(DEFAULT_MODEL_DIR), |c| {
+        c.join("model.safetensors").is_file()
+    })
+    .ok_or_else(|| LabError::NotFound {
+        what: format!("all-MiniLM-L6-v2 ({DEFAULT_MODEL_DIR})"),
+        looked_in: at
+            .roots
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        hint: format!(
+            "run `bash scripts/minilm/fetch.sh` in the repository, pass --text-model DIR, or {}",
+            at.hint
+        ),
+    })
 }
 
-pub fn run(dataset: &Path, modality: &str, text_model: Option<&Path>, batch: usize) -> Result<()> {
+pub struct EmbedOutcome {
+    pub texts: usize,
+    pub seconds: f64,
+    pub path: PathBuf,
+}
+
+pub fn run(
+    dataset: &Path,
+    modality: &str,
+    text_model: Option<&Path>,
+    batch: usize,
+    at: &Locations,
+    progress: &dyn Progress,
+) -> Result<EmbedOutcome, LabError> {
     let meta = store::read_meta(dataset)?;
     let texts_mods: Vec<&str> = meta
         .modalities
@@ -41,7 +61,7 @@ pub fn run(dataset: &Path, modality: &str, text_model: Option<&Path>, batch: usi
         .map(|m| m.spec.name.as_str())
         .collect();
     if !texts_mods.contains(&modality) {
-        bail!(
+        return Err(LabError::Invalid(format!(
             "{}: no text modality `{modality}` (text modalities: {})",
             dataset.display(),
             if texts_mods.is_empty() {
@@ -49,9 +69,9 @@ pub fn run(dataset: &Path, modality: &str, text_model: Option<&Path>, batch: usi
             } else {
                 texts_mods.join(", ")
             }
-        );
+        )));
     }
-    let dir = model_dir(text_model, meta.text_model.as_deref())?;
+    let dir = model_dir(text_model, meta.text_model.as_deref(), at)?;
     let t = Instant::now();
     let model = MiniLm::load(&dir)?;
     tracing::info!(
@@ -61,19 +81,20 @@ pub fn run(dataset: &Path, modality: &str, text_model: Option<&Path>, batch: usi
     );
     let column = store::read_texts(dataset)?
         .remove(modality)
-        .ok_or_else(|| anyhow!("{}: texts of `{modality}` are missing", dataset.display()))?;
+        .ok_or_else(|| {
+            LabError::Invalid(format!(
+                "{}: texts of `{modality}` are missing",
+                dataset.display()
+            ))
+        })?;
     let present: Vec<bool> = column.iter().map(Option::is_some).collect();
     let texts: Vec<String> = column.iter().flatten().cloned().collect();
-    let bar = ProgressBar::new(texts.len() as u64).with_style(
-        ProgressStyle::with_template("embedding [{bar:30}] {pos}/{len} texts ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    progress.start("embedding", texts.len() as u64);
     let t = Instant::now();
     let vectors = model.embed(&texts, batch.max(1), &mut |done| {
-        bar.set_position(done as u64)
+        progress.set_position(done as u64)
     })?;
-    bar.finish_and_clear();
+    progress.finish();
     let seconds = t.elapsed().as_secs_f64();
     let mut values = vec![0f32; column.len() * EMBEDDING_DIM];
     let mut k = 0;
@@ -92,12 +113,9 @@ pub fn run(dataset: &Path, modality: &str, text_model: Option<&Path>, batch: usi
         &present,
         &format!("all-MiniLM-L6-v2 sha256:{MODEL_SHA256}"),
     )?;
-    println!(
-        "embedded {} texts of `{modality}` in {seconds:.1}s ({:.0} texts/s) → {}",
-        texts.len(),
-        texts.len() as f64 / seconds.max(1e-9),
-        path.display()
-    );
-    println!("training on {} now uses these {EMBEDDING_DIM}-d vectors (dataset.text_features = \"tokens\" to opt out)", dataset.display());
-    Ok(())
+    Ok(EmbedOutcome {
+        texts: texts.len(),
+        seconds,
+        path,
+    })
 }
