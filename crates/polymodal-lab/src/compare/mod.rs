@@ -38,10 +38,13 @@ pub struct Row {
     pub accuracy: f64,
     pub macro_f1: f64,
     /// Per modality (dataset order): test accuracy of its own head.
+    #[serde(with = "crate::stats::nan_vec")]
     pub modality_accuracy: Vec<f64>,
     /// Per modality: mean Shapley contribution at the true label (test split).
+    #[serde(with = "crate::stats::nan_vec")]
     pub contribution: Vec<f64>,
     /// Per modality: fused test accuracy with that modality zeroed at the fusion input.
+    #[serde(with = "crate::stats::nan_vec")]
     pub accuracy_without: Vec<f64>,
     pub params: usize,
     pub epochs_run: usize,
@@ -49,8 +52,10 @@ pub struct Row {
     pub train_seconds: f64,
     /// Mean OGM coefficient applied to the dominant encoder per modality (NaN if never dominant;
     /// empty without OGM-GE).
+    #[serde(with = "crate::stats::nan_vec")]
     pub ogm_mean_coefficient: Vec<f64>,
     /// Fraction of modulated steps in which each modality was dominant.
+    #[serde(with = "crate::stats::nan_vec")]
     pub ogm_dominant_share: Vec<f64>,
 }
 

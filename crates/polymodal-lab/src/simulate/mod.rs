@@ -42,8 +42,10 @@ pub struct Row {
     pub macro_accuracy: f64,
     pub macro_f1: f64,
     /// Per modality (dataset order): test accuracy of the modality's head.
+    #[serde(with = "crate::stats::nan_vec")]
     pub modality_accuracy: Vec<f64>,
     /// Per modality: mean Shapley contribution at the true label on the test split.
+    #[serde(with = "crate::stats::nan_vec")]
     pub contribution: Vec<f64>,
     pub selection_seconds: f64,
     pub train_seconds: f64,
