@@ -328,6 +328,8 @@ impl AvDigitsConfig {
         });
         standardise(&mut audio_values, audio_d, &splits);
 
+        // The store file's bytes hold the labels and splits (ids are positional), so hashing
+        // what was read covers ids, labels and splits as well as the pixels and audio.
         let mut h = Sha256::new();
         h.update(&gz);
         let settings =
@@ -363,6 +365,7 @@ impl AvDigitsConfig {
             ],
             fingerprint,
         };
+        dataset.validate()?;
         dataset.validate_finite()?;
         Ok(dataset)
     }

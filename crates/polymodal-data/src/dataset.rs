@@ -77,6 +77,82 @@ impl Dataset {
             .collect()
     }
 
+    /// Labelled samples of `split`, in dataset order (what training and evaluation use).
+    pub fn labelled_indices(&self, split: Split) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.splits[i] == split && self.labels[i].is_some())
+            .collect()
+    }
+
+    /// Samples without a label, in dataset order: the active-learning pool. Only the train
+    /// split can hold them (import refuses unlabelled val/test rows; see docs/YOUR_OWN_DATA.md).
+    pub fn unlabelled_indices(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.labels[i].is_none())
+            .collect()
+    }
+
+    /// Checks the invariants every consumer relies on, so that a hand-edited or truncated
+    /// dataset fails here with a message instead of an index panic deep inside training:
+    /// one label, split and presence flag per id, `values` of `n x numel` per modality,
+    /// non-empty shapes, labels below the class count, ids unique and non-empty.
+    pub fn validate(&self) -> Result<(), DataError> {
+        let bad = |reason: String| DataError::Invalid {
+            name: self.name.clone(),
+            reason,
+        };
+        let n = self.ids.len();
+        for (what, len) in [("labels", self.labels.len()), ("splits", self.splits.len())] {
+            if len != n {
+                return Err(bad(format!("{len} {what} for {n} ids")));
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        for id in &self.ids {
+            if id.0.is_empty() {
+                return Err(bad("an id is empty".into()));
+            }
+            if !seen.insert(id.0.as_str()) {
+                return Err(bad(format!("id `{id}` appears twice")));
+            }
+        }
+        let classes = self.class_names.len();
+        if let Some(i) = (0..n).find(|&i| self.labels[i].is_some_and(|l| l >= classes)) {
+            return Err(bad(format!(
+                "sample {} has label {}, but there are {classes} classes",
+                self.ids[i],
+                self.labels[i].unwrap_or_default()
+            )));
+        }
+        if self.modalities.is_empty() {
+            return Err(bad("no modalities".into()));
+        }
+        for m in &self.modalities {
+            let name = &m.spec.name;
+            if m.spec.shape.is_empty() || m.spec.shape.contains(&0) {
+                return Err(bad(format!(
+                    "modality `{name}` has the empty shape {:?}",
+                    m.spec.shape
+                )));
+            }
+            let want = m.spec.shape.iter().try_fold(n, |a, &d| a.checked_mul(d));
+            if want != Some(m.values.len()) {
+                return Err(bad(format!(
+                    "modality `{name}` has {} values, expected {n} x {:?}",
+                    m.values.len(),
+                    m.spec.shape
+                )));
+            }
+            if m.present.len() != n {
+                return Err(bad(format!(
+                    "modality `{name}` has {} presence flags for {n} ids",
+                    m.present.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Labels of `indices`; an unlabelled sample is an error naming its id.
     pub fn labels_of(&self, indices: &[usize]) -> Result<Vec<usize>, DataError> {
         indices

@@ -14,6 +14,8 @@ pub enum DataError {
     },
     #[error("sample {id}: modality `{modality}` has a non-finite value")]
     NonFinite { id: String, modality: String },
+    #[error("dataset `{name}` is inconsistent: {reason}")]
+    Invalid { name: String, reason: String },
     #[error("invalid data config: {0}")]
     Config(String),
 }

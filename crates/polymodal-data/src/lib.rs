@@ -12,6 +12,11 @@
 //! A user's own data arrives through [`import`]: a CSV/JSONL manifest of image, audio, text and
 //! feature files is decoded once ([`import::decode`]), checked row by row, and written as a
 //! dataset directory ([`store`]) with a data card; [`store::load`] turns it into a [`Dataset`].
+//!
+//! Bad input is refused, never crashed on: the import schema is checked against upper bounds
+//! before any work ([`import::schema::Schema::check`]), media headers are checked before
+//! decoding and a decoder panic fails only its row, and every loader ends with
+//! [`Dataset::validate`], so a hand-edited dataset directory is an error naming the file.
 
 pub mod audio;
 pub mod augment;

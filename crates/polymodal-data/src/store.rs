@@ -77,6 +77,44 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
     move |e| DataError::io(path, e)
 }
 
+/// Prefix of the temporary directory an import is assembled in, followed by the pid of the
+/// importing process, so that a later import can tell a dead process's leftovers from a live
+/// import running next to it.
+pub const TEMP_PREFIX: &str = ".polymodal-import-";
+
+/// Removes the half-written import directories in `parent` whose process is gone (a killed or
+/// crashed import) and returns them. Directories of live processes are left alone. Only Linux
+/// can tell (through `/proc`); elsewhere nothing is removed.
+pub fn clean_stale_imports(parent: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = !proc_fs || Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && std::fs::remove_dir_all(entry.path()).is_ok() {
+            tracing::warn!(path = %entry.path().display(), pid, "removed a half-written import of a dead process");
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
 /// Writes a complete dataset directory at `out` (which must not exist).
 pub fn write(
     out: &Path,
@@ -89,8 +127,9 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(parent))?;
+    // Dropped (and so deleted) on every early return below; kept only once renamed into place.
     let tmp = tempfile::Builder::new()
-        .prefix(".polymodal-import-")
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .tempdir_in(parent)
         .map_err(io(parent))?;
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
@@ -113,16 +152,10 @@ pub fn write(
         reason: e.to_string(),
     })?;
     let texts_bytes = serde_json::to_vec(&texts).expect("strings serialise");
-    let mut h = Sha256::new();
-    h.update(&values_bytes);
-    h.update(&texts_bytes);
-    meta.content_sha256 = format!("{:x}", h.finalize());
+    meta.content_sha256 = content_sha256(&values_bytes, &texts_bytes);
 
     let dir = tmp.path();
-    let put = |name: &str, bytes: &[u8]| -> Result<(), DataError> {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(io(&p))
-    };
+    let put = |name: &str, bytes: &[u8]| write_synced(&dir.join(name), bytes);
     put(VALUES_FILE, &values_bytes)?;
     put(TEXTS_FILE, &texts_bytes)?;
     let card = DataCard::from_meta(&meta);
@@ -135,12 +168,27 @@ pub fn write(
         META_FILE,
         &serde_json::to_vec(&meta).expect("meta serialises"),
     )?;
+    let sync = |d: &Path| {
+        polymodal_core::fsutil::sync_dir(d).map_err(|e| DataError::BadStore {
+            path: d.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    sync(dir)?;
     let tmp_path = tmp.keep();
     std::fs::rename(&tmp_path, out).map_err(|e| {
         let _ = std::fs::remove_dir_all(&tmp_path);
         DataError::io(out, e)
     })?;
-    Ok(())
+    sync(parent)
+}
+
+/// sha256 over the values and texts files: what `dataset.json` records as the content hash.
+fn content_sha256(values: &[u8], texts: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(values);
+    h.update(texts);
+    format!("{:x}", h.finalize())
 }
 
 fn bytemuck_f32(v: &[f32]) -> &[u8] {
@@ -215,58 +263,173 @@ pub fn embedding_path(dir: &Path, modality: &str) -> PathBuf {
         .join(format!("{modality}.safetensors"))
 }
 
+/// Checks `dataset.json` against itself before anything is allocated from it: one label and
+/// split per id, labels below the class count, unique non-empty ids, unique modality names,
+/// non-empty shapes within the import bounds, and a storage that fits each kind.
+fn check_meta(dir: &Path, meta: &StoreMeta) -> Result<(), DataError> {
+    let bad = |reason: String| DataError::BadStore {
+        path: dir.join(META_FILE),
+        reason,
+    };
+    let n = meta.ids.len();
+    if n == 0 {
+        return Err(bad("no samples".into()));
+    }
+    for (what, len) in [("labels", meta.labels.len()), ("splits", meta.splits.len())] {
+        if len != n {
+            return Err(bad(format!("{len} {what} for {n} ids")));
+        }
+    }
+    let mut seen = std::collections::HashSet::with_capacity(n);
+    for id in &meta.ids {
+        if id.is_empty() || !seen.insert(id.as_str()) {
+            return Err(bad(format!("id `{id}` is empty or appears twice")));
+        }
+    }
+    let classes = meta.class_names.len();
+    if let Some(i) = (0..n).find(|&i| meta.labels[i].is_some_and(|l| l >= classes)) {
+        return Err(bad(format!(
+            "sample {} has label {}, but there are {classes} classes",
+            meta.ids[i],
+            meta.labels[i].unwrap_or_default()
+        )));
+    }
+    let mut names = std::collections::HashSet::new();
+    for m in &meta.modalities {
+        let name = &m.spec.name;
+        if !names.insert(name.as_str()) {
+            return Err(bad(format!("modality `{name}` appears twice")));
+        }
+        let numel = m
+            .spec
+            .shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d));
+        if m.spec.shape.is_empty() || m.spec.shape.contains(&0) {
+            return Err(bad(format!(
+                "modality `{name}` has the empty shape {:?}",
+                m.spec.shape
+            )));
+        }
+        if numel.is_none_or(|d| d > MAX_SAMPLE_VALUES) {
+            return Err(bad(format!(
+                "modality `{name}` has the shape {:?}, above the limit of {MAX_SAMPLE_VALUES} values per sample",
+                m.spec.shape
+            )));
+        }
+        let fits = match m.storage {
+            Storage::Text => m.spec.kind == ModalityKind::Text && m.spec.shape.len() == 1,
+            Storage::U8 => m.spec.kind == ModalityKind::Image,
+            Storage::F32 => !matches!(m.spec.kind, ModalityKind::Text | ModalityKind::Image),
+        };
+        if !fits {
+            return Err(bad(format!(
+                "modality `{name}` of kind `{}` cannot be stored as {:?}",
+                m.spec.kind, m.storage
+            )));
+        }
+        if m.present > n {
+            return Err(bad(format!(
+                "modality `{name}` is present in {} of {n} samples",
+                m.present
+            )));
+        }
+    }
+    if meta.modalities.is_empty() {
+        return Err(bad("no modalities".into()));
+    }
+    Ok(())
+}
+
+/// The most values one sample of one modality may hold in a store: the largest the import
+/// bounds allow (log-mel bands x frames).
+pub const MAX_SAMPLE_VALUES: usize =
+    crate::import::schema::MAX_MELS * crate::import::schema::MAX_FRAMES;
+
 /// Loads a dataset directory: values to f32, standardisation on the train split's present
 /// rows (images and audio globally, vectors per dimension), text to tokens or embeddings.
+///
+/// A directory edited by hand is refused with a message naming the file: `dataset.json` is
+/// checked before anything is allocated from it, every tensor's dtype and shape are checked,
+/// and the values and texts must still hash to the content hash recorded at import.
+/// The fingerprint is computed from what was loaded: the content hash, the ids, labels,
+/// splits, class names and modality specs, and the load settings, so a relabelled or re-split
+/// dataset has a different fingerprint.
 pub fn load(dir: &Path, cfg: &StoreLoadConfig) -> Result<Dataset, DataError> {
     let meta = read_meta(dir)?;
+    check_meta(dir, &meta)?;
     let n = meta.ids.len();
     let values_path = dir.join(VALUES_FILE);
     let bytes = std::fs::read(&values_path).map_err(io(&values_path))?;
+    let texts_path = dir.join(TEXTS_FILE);
+    let texts_bytes = std::fs::read(&texts_path).map_err(io(&texts_path))?;
+    let content = content_sha256(&bytes, &texts_bytes);
+    if content != meta.content_sha256 {
+        return Err(DataError::BadStore {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{VALUES_FILE} or {TEXTS_FILE} changed after import (content sha256 {content}, \
+                 {META_FILE} records {}); re-import the manifest",
+                meta.content_sha256
+            ),
+        });
+    }
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| DataError::BadStore {
         path: values_path.clone(),
         reason: e.to_string(),
     })?;
-    let texts_path = dir.join(TEXTS_FILE);
-    let texts: BTreeMap<String, Vec<Option<String>>> = serde_json::from_slice(
-        &std::fs::read(&texts_path).map_err(io(&texts_path))?,
-    )
-    .map_err(|e| DataError::BadStore {
-        path: texts_path.clone(),
-        reason: e.to_string(),
-    })?;
-    let tensor = |name: &str| {
-        st.tensor(name).map_err(|e| DataError::BadTensor {
+    let texts: BTreeMap<String, Vec<Option<String>>> = serde_json::from_slice(&texts_bytes)
+        .map_err(|e| DataError::BadStore {
+            path: texts_path.clone(),
+            reason: e.to_string(),
+        })?;
+    let tensor = |name: &str, dtype: safetensors::Dtype, shape: &[usize]| {
+        let bad = |reason: String| DataError::BadTensor {
             path: values_path.clone(),
             name: name.to_string(),
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        let t = st.tensor(name).map_err(|e| bad(e.to_string()))?;
+        if t.dtype() != dtype || t.shape() != shape {
+            return Err(bad(format!(
+                "{:?} {:?}, expected {dtype:?} {shape:?}",
+                t.dtype(),
+                t.shape()
+            )));
+        }
+        Ok(t)
     };
     let mut fingerprint = Sha256::new();
-    fingerprint.update(meta.content_sha256.as_bytes());
+    fingerprint.update(content.as_bytes());
+    let identity = serde_json::json!({
+        "ids": meta.ids,
+        "labels": meta.labels,
+        "splits": meta.splits,
+        "classes": meta.class_names,
+    });
+    fingerprint.update(identity.to_string().as_bytes());
     fingerprint.update(format!("{:?}", cfg.text_features).as_bytes());
 
     let mut modalities = Vec::new();
     for m in &meta.modalities {
-        let present: Vec<bool> = tensor(&format!("{}{PRESENT_SUFFIX}", m.spec.name))?
-            .data()
-            .iter()
-            .map(|&b| b != 0)
-            .collect();
-        if present.len() != n {
-            return Err(DataError::BadTensor {
-                path: values_path.clone(),
-                name: m.spec.name.clone(),
-                reason: format!("presence has {} rows, expected {n}", present.len()),
-            });
-        }
+        let present: Vec<bool> = tensor(
+            &format!("{}{PRESENT_SUFFIX}", m.spec.name),
+            safetensors::Dtype::U8,
+            &[n],
+        )?
+        .data()
+        .iter()
+        .map(|&b| b != 0)
+        .collect();
         let mut spec = m.spec.clone();
+        let full_shape: Vec<usize> = std::iter::once(n).chain(m.spec.shape.clone()).collect();
         let values = match m.storage {
-            Storage::U8 => tensor(&m.spec.name)?
+            Storage::U8 => tensor(&m.spec.name, safetensors::Dtype::U8, &full_shape)?
                 .data()
                 .iter()
                 .map(|&b| f32::from(b) / 255.0)
                 .collect(),
-            Storage::F32 => tensor(&m.spec.name)?
+            Storage::F32 => tensor(&m.spec.name, safetensors::Dtype::F32, &full_shape)?
                 .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -293,6 +456,16 @@ pub fn load(dir: &Path, cfg: &StoreLoadConfig) -> Result<Dataset, DataError> {
                         path: texts_path.clone(),
                         reason: format!("no texts for modality `{}`", m.spec.name),
                     })?;
+                    if col.len() != n {
+                        return Err(DataError::BadStore {
+                            path: texts_path.clone(),
+                            reason: format!(
+                                "modality `{}` has {} texts for {n} ids",
+                                m.spec.name,
+                                col.len()
+                            ),
+                        });
+                    }
                     let mut out = vec![0f32; n * max];
                     for (i, t) in col.iter().enumerate() {
                         if let Some(t) = t {
@@ -308,18 +481,23 @@ pub fn load(dir: &Path, cfg: &StoreLoadConfig) -> Result<Dataset, DataError> {
                 }
             }
         };
-        if values.len() != n * spec.numel() {
-            return Err(DataError::BadTensor {
-                path: values_path.clone(),
-                name: m.spec.name.clone(),
-                reason: format!("{} values, expected {n} x {:?}", values.len(), spec.shape),
-            });
-        }
+        fingerprint.update(format!("{}:{:?}:{:?};", spec.name, spec.kind, spec.shape).as_bytes());
         let mut data = ModalityData {
             spec,
             values,
             present,
         };
+        if data.values.len() != n * data.spec.numel() {
+            return Err(DataError::BadTensor {
+                path: values_path.clone(),
+                name: m.spec.name.clone(),
+                reason: format!(
+                    "{} values, expected {n} x {:?}",
+                    data.values.len(),
+                    data.spec.shape
+                ),
+            });
+        }
         standardise(&mut data, &meta.splits);
         modalities.push(data);
     }
@@ -332,6 +510,10 @@ pub fn load(dir: &Path, cfg: &StoreLoadConfig) -> Result<Dataset, DataError> {
         modalities,
         fingerprint: format!("{:x}", fingerprint.finalize()),
     };
+    dataset.validate().map_err(|e| DataError::BadStore {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     dataset.validate_finite()?;
     Ok(dataset)
 }
@@ -466,12 +648,18 @@ fn read_embedding(
     }
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let t = st.tensor("values").map_err(|e| bad(e.to_string()))?;
-    let &[n, dim] = t.shape() else {
+    let (&[n, dim], safetensors::Dtype::F32) = (t.shape(), t.dtype()) else {
         return Err(bad(format!(
-            "values has shape {:?}, expected [n, dim]",
+            "values is {:?} {:?}, expected F32 [n, dim]",
+            t.dtype(),
             t.shape()
         )));
     };
+    if dim == 0 || dim > MAX_SAMPLE_VALUES {
+        return Err(bad(format!(
+            "vectors of {dim} values (expected 1..={MAX_SAMPLE_VALUES})"
+        )));
+    }
     if n != meta.ids.len() {
         return Err(bad(format!("{n} rows, the dataset has {}", meta.ids.len())));
     }
@@ -493,9 +681,19 @@ pub struct DataCard {
     pub source_manifest: String,
     /// Per class: samples in train, val, test.
     pub classes: Vec<(String, [usize; 3])>,
+    /// Per split (train, val, test): labelled and unlabelled samples.
+    #[serde(default)]
+    pub splits: Vec<SplitCount>,
     pub modalities: Vec<CardModality>,
     pub rejected: Vec<BadRow>,
     pub content_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitCount {
+    pub split: Split,
+    pub labelled: usize,
+    pub unlabelled: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -520,9 +718,24 @@ impl DataCard {
             .iter()
             .map(|c| (c.clone(), [0; 3]))
             .collect();
+        let mut splits: Vec<SplitCount> = Split::ALL
+            .iter()
+            .map(|&split| SplitCount {
+                split,
+                labelled: 0,
+                unlabelled: 0,
+            })
+            .collect();
         for (l, s) in meta.labels.iter().zip(&meta.splits) {
-            if let Some(l) = l {
-                classes[*l].1[split_idx(*s)] += 1;
+            match l {
+                // A label past the class list is refused by `load`; the card just skips it.
+                Some(l) => {
+                    if let Some(c) = classes.get_mut(*l) {
+                        c.1[split_idx(*s)] += 1;
+                    }
+                    splits[split_idx(*s)].labelled += 1;
+                }
+                None => splits[split_idx(*s)].unlabelled += 1,
             }
         }
         Self {
@@ -532,6 +745,7 @@ impl DataCard {
             split_source: meta.split_source.clone(),
             source_manifest: meta.source_manifest.clone(),
             classes,
+            splits,
             modalities: meta
                 .modalities
                 .iter()
@@ -540,7 +754,7 @@ impl DataCard {
                     kind: m.spec.kind,
                     shape: m.spec.shape.clone(),
                     present: m.present,
-                    missing: meta.ids.len() - m.present,
+                    missing: meta.ids.len().saturating_sub(m.present),
                     preprocessing: describe(&m.preprocessing),
                 })
                 .collect(),
@@ -575,7 +789,20 @@ impl DataCard {
                 m.name, m.kind, m.shape, m.present, m.missing, m.preprocessing
             );
         }
-        let _ = writeln!(s, "\n## Classes\n");
+        let _ = writeln!(s, "\n## Splits\n");
+        let _ = writeln!(s, "| split | labelled | unlabelled | total |");
+        let _ = writeln!(s, "|---|---|---|---|");
+        for c in &self.splits {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                c.split,
+                c.labelled,
+                c.unlabelled,
+                c.labelled + c.unlabelled
+            );
+        }
+        let _ = writeln!(s, "\n## Classes (labelled samples)\n");
         let _ = writeln!(s, "| class | train | val | test | total |");
         let _ = writeln!(s, "|---|---|---|---|---|");
         for (c, [a, b, d]) in &self.classes {

@@ -138,3 +138,67 @@ fn bad_degradation_settings_are_rejected() {
         .to_string()
         .contains("data.audio.snr_db"));
 }
+
+/// A 4-sample store in the AV-Digits layout, with the given labels and split codes.
+fn tiny_store(dir: &std::path::Path, labels: [u8; 4], split: [u8; 4]) {
+    use safetensors::{tensor::TensorView, Dtype};
+    let n = 4;
+    let images: Vec<u8> = (0..n * 28 * 28).map(|i| (i % 251) as u8).collect();
+    let audio: Vec<u8> = (0..n * 100).map(|i| (i % 200) as u8 + 20).collect();
+    let offsets: Vec<u8> = (0..=n as u32)
+        .flat_map(|i| (i * 100).to_le_bytes())
+        .collect();
+    let snr: Vec<u8> = [6.0f32, 12.0, 18.0, 3.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let kinds = [0u8, 1, 2, 0];
+    let views = vec![
+        (
+            "images",
+            TensorView::new(Dtype::U8, vec![n, 28, 28], &images),
+        ),
+        ("labels", TensorView::new(Dtype::U8, vec![n], &labels)),
+        ("split", TensorView::new(Dtype::U8, vec![n], &split)),
+        ("audio", TensorView::new(Dtype::U8, vec![n * 100], &audio)),
+        (
+            "audio_offsets",
+            TensorView::new(Dtype::U32, vec![n + 1], &offsets),
+        ),
+        ("snr_db", TensorView::new(Dtype::F32, vec![n], &snr)),
+        ("noise_kind", TensorView::new(Dtype::U8, vec![n], &kinds)),
+    ];
+    let views: Vec<(&str, TensorView<'_>)> =
+        views.into_iter().map(|(k, v)| (k, v.unwrap())).collect();
+    let raw = safetensors::serialize(views, None).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    std::fs::write(
+        dir.join(polymodal_data::avdigits::STORE_FILE),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+}
+
+/// The fingerprint hashes the store file as read, which holds the labels and splits (ids are
+/// positional): a relabelled or re-split store is a different dataset.
+#[test]
+fn relabelled_or_resplit_store_has_another_fingerprint_and_bad_labels_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AvDigitsConfig {
+        path: dir.path().to_path_buf(),
+        ..AvDigitsConfig::default()
+    };
+    tiny_store(dir.path(), [0, 1, 2, 3], [0, 0, 1, 2]);
+    let a = cfg.load().unwrap();
+    a.validate().unwrap();
+    assert_eq!(a.labelled_indices(Split::Train), [0, 1]);
+    tiny_store(dir.path(), [0, 1, 2, 4], [0, 0, 1, 2]);
+    let b = cfg.load().unwrap();
+    assert_ne!(a.fingerprint, b.fingerprint);
+    tiny_store(dir.path(), [0, 1, 2, 3], [0, 1, 0, 2]);
+    assert_ne!(a.fingerprint, cfg.load().unwrap().fingerprint);
+    tiny_store(dir.path(), [0, 1, 12, 3], [0, 0, 1, 2]);
+    let e = cfg.load().unwrap_err().to_string();
+    assert!(e.contains("sample avd-00002 has label 12"), "{e}");
+}

@@ -10,6 +10,44 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Largest image side accepted from a file header (pixels); larger is refused before decoding.
+pub const MAX_IMAGE_PIXELS_SIDE: u32 = 16_384;
+/// Most bytes an image decoder may allocate for one file.
+pub const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
+/// Source sample rates accepted from an audio header. Real recordings stay far inside; a header
+/// claiming 0 Hz panics inside symphonia and one claiming 4 GHz would make the resampler
+/// allocate without bound.
+pub const SOURCE_RATE: std::ops::RangeInclusive<u32> = 1..=768_000;
+/// Most channels accepted from an audio header (symphonia's own channel mask holds 32).
+pub const MAX_CHANNELS: u16 = 32;
+
+/// Runs one decoder call so that a panic inside a decoder library (a hostile or corrupt file
+/// hitting an unchecked assumption) becomes this cell's error instead of aborting the import.
+/// This is the last resort; the explicit header checks below catch the known cases first.
+pub fn guarded<T>(cell: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            Err(format!(
+                "the decoder crashed on `{cell}` ({why}); the file is probably corrupt"
+            ))
+        }
+    }
+}
+
+fn image_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_PIXELS_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_PIXELS_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_ALLOC);
+    limits
+}
+
 /// Resolves a manifest-relative path, refusing anything that escapes the manifest's folder
 /// (`..`, absolute paths, symlinks pointing out).
 pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, String> {
@@ -39,9 +77,10 @@ fn read(root: &Path, rel: &str) -> Result<(PathBuf, Vec<u8>), String> {
 /// `channels` must not decode every image twice).
 pub fn image_is_colour(root: &Path, rel: &str) -> Result<bool, String> {
     let path = resolve(root, rel)?;
-    let reader = image::ImageReader::open(&path)
+    let mut reader = image::ImageReader::open(&path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| format!("cannot read image `{rel}`: {e}"))?;
+    reader.limits(image_limits());
     use image::ImageDecoder;
     let decoder = reader
         .into_decoder()
@@ -52,11 +91,17 @@ pub fn image_is_colour(root: &Path, rel: &str) -> Result<bool, String> {
 /// `[channels, h, w]` bytes, resized with a triangle filter.
 pub fn image(root: &Path, rel: &str, size: [usize; 2], channels: usize) -> Result<Vec<u8>, String> {
     let (_, bytes) = read(root, rel)?;
-    let img = image::ImageReader::new(std::io::Cursor::new(bytes))
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| format!("cannot read image `{rel}`: {e}"))?
+        .map_err(|e| format!("cannot read image `{rel}`: {e}"))?;
+    // Dimensions and allocation are checked against the header before any pixel is decoded.
+    reader.limits(image_limits());
+    let img = reader
         .decode()
         .map_err(|e| format!("cannot decode image `{rel}`: {e}"))?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(format!("image `{rel}` has no pixels"));
+    }
     let [h, w] = size;
     let resized = img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
     Ok(match channels {
@@ -114,8 +159,9 @@ impl AudioFrontEnd {
     /// Decodes, downmixes, resamples and crops/pads a file, then returns its log-mel.
     pub fn process(&self, root: &Path, rel: &str) -> Result<Vec<f32>, String> {
         let (path, bytes) = read(root, rel)?;
-        let (mono, rate) =
-            decode_audio(&path, bytes).map_err(|e| format!("cannot decode audio `{rel}`: {e}"))?;
+        let seconds = self.samples as f64 / self.sample_rate as f64;
+        let (mono, rate) = decode_audio(&path, bytes, seconds)
+            .map_err(|e| format!("cannot decode audio `{rel}`: {e}"))?;
         if mono.is_empty() {
             return Err(format!("audio `{rel}` has no samples"));
         }
@@ -130,8 +176,52 @@ impl AudioFrontEnd {
     }
 }
 
-/// Mono f32 samples and the file's sample rate.
-fn decode_audio(path: &Path, bytes: Vec<u8>) -> Result<(Vec<f32>, usize), String> {
+/// Input samples decoded past the kept window so the resampler's filter sees the same
+/// neighbourhood as if the whole file had been decoded (rubato's FFT resampler works in
+/// 1024-frame chunks; four chunks of margin is well beyond its reach).
+const RESAMPLER_MARGIN: usize = 4 * 1024;
+
+/// The sample rate and channel count a WAV file's `fmt ` chunk claims, read before symphonia
+/// sees the file (it panics on a rate of 0). `None` for a file that is not RIFF/WAVE or has no
+/// readable `fmt ` chunk: symphonia then reports its own error.
+pub fn wav_header(bytes: &[u8]) -> Option<(u32, u16)> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut pos = 12usize;
+    while pos.checked_add(8)? <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
+        let body = pos + 8;
+        if id == b"fmt " {
+            let fmt = bytes.get(body..body.checked_add(8)?)?;
+            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+            let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+            return Some((rate, channels));
+        }
+        // Chunks are padded to an even length.
+        pos = body.checked_add(len)?.checked_add(len & 1)?;
+    }
+    None
+}
+
+/// Mono f32 samples (only as many as `seconds` needs, plus a resampler margin) and the file's
+/// sample rate.
+fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, usize), String> {
+    if let Some((rate, channels)) = wav_header(&bytes) {
+        if !SOURCE_RATE.contains(&rate) {
+            return Err(format!(
+                "the header claims a sample rate of {rate} Hz (accepted: {}..={} Hz)",
+                SOURCE_RATE.start(),
+                SOURCE_RATE.end()
+            ));
+        }
+        if channels == 0 || channels > MAX_CHANNELS {
+            return Err(format!(
+                "the header claims {channels} channels (accepted: 1..={MAX_CHANNELS})"
+            ));
+        }
+    }
     use symphonia::core::audio::SampleBuffer;
     use symphonia::core::codecs::DecoderOptions;
     use symphonia::core::errors::Error as SymError;
@@ -158,12 +248,22 @@ fn decode_audio(path: &Path, bytes: Vec<u8>) -> Result<(Vec<f32>, usize), String
     let rate = track
         .codec_params
         .sample_rate
-        .ok_or("unknown sample rate")? as usize;
+        .ok_or("unknown sample rate")?;
+    if !SOURCE_RATE.contains(&rate) {
+        return Err(format!(
+            "the stream claims a sample rate of {rate} Hz (accepted: {}..={} Hz)",
+            SOURCE_RATE.start(),
+            SOURCE_RATE.end()
+        ));
+    }
+    let rate = rate as usize;
+    // Audio past the kept window is never decoded: an hour-long file costs what a second does.
+    let needed = (seconds * rate as f64).ceil() as usize + RESAMPLER_MARGIN;
     let mut decoder = symphonia::default::get_codecs()
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| e.to_string())?;
     let mut mono = Vec::new();
-    loop {
+    while mono.len() < needed {
         let packet = match format.next_packet() {
             Ok(p) => p,
             Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
@@ -181,6 +281,11 @@ fn decode_audio(path: &Path, bytes: Vec<u8>) -> Result<(Vec<f32>, usize), String
         };
         let spec = *decoded.spec();
         let channels = spec.channels.count().max(1);
+        if channels > usize::from(MAX_CHANNELS) {
+            return Err(format!(
+                "the stream has {channels} channels (accepted: 1..={MAX_CHANNELS})"
+            ));
+        }
         let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
         buf.copy_interleaved_ref(decoded);
         mono.extend(
@@ -208,11 +313,13 @@ pub fn resample(signal: &[f32], from: usize, to: usize) -> Result<Vec<f32>, Stri
     Ok(out.take_data())
 }
 
-/// Inline text, or the contents of a `.txt` file when the cell is a single path-like word
-/// ending in `.txt`. Empty text is an error: a missing text is an empty cell.
+/// Inline text, or the contents of a `.txt` file when the cell ends in `.txt` and is either a
+/// single path-like word or (spaces allowed) names a file that exists. Empty text is an error:
+/// a missing text is an empty cell.
 pub fn text(root: &Path, cell: &str) -> Result<String, String> {
-    let is_file =
-        cell.to_ascii_lowercase().ends_with(".txt") && !cell.contains(char::is_whitespace);
+    let is_file = cell.to_ascii_lowercase().ends_with(".txt")
+        && !cell.contains('\n')
+        && (!cell.contains(char::is_whitespace) || resolve(root, cell).is_ok());
     let text = if is_file {
         let (_, bytes) = read(root, cell)?;
         String::from_utf8(bytes).map_err(|_| format!("text file `{cell}` is not UTF-8"))?
@@ -354,6 +461,19 @@ fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         return Err("Fortran-order arrays are not supported; save with C order".into());
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    // The header's shape must fit in the file before anything is allocated from it: a
+    // truncated or hand-edited header would otherwise ask for any amount of memory.
+    let item = npy.dtype().num_bytes().unwrap_or(0).max(1);
+    let claimed = shape
+        .iter()
+        .try_fold(item, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("the header's shape {shape:?} overflows"))?;
+    if claimed > bytes.len() {
+        return Err(format!(
+            "the header claims shape {shape:?} ({claimed} bytes) but the file has {} bytes",
+            bytes.len()
+        ));
+    }
     let ts: TypeStr = match npy.dtype() {
         DType::Plain(ts) => ts,
         other => return Err(format!("unsupported dtype {}", other.descr())),

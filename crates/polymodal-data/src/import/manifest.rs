@@ -54,6 +54,9 @@ impl Format {
 /// Parses manifest text. Errors only when the file as a whole is unusable (no header, no
 /// columns); per-row problems land in [`Manifest::malformed`].
 pub fn parse(text: &str, format: Format) -> Result<Manifest, String> {
+    // Spreadsheet programs on Windows start UTF-8 files with a byte-order mark; left in, it
+    // glues itself to the first column name (CSV) or makes the first line invalid JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match format {
         Format::Csv => parse_csv(text),
         Format::Jsonl => parse_jsonl(text),
@@ -246,6 +249,18 @@ mod tests {
         assert_eq!(m.rows[0].get("text"), Some("hello, world"));
         assert_eq!(m.rows[1].get("text"), Some("two\nlines"));
         assert_eq!(m.rows[2].line, 5);
+    }
+
+    #[test]
+    fn a_byte_order_mark_keeps_the_first_column_and_row() {
+        let m = parse("\u{feff}id,img\na,a.png\n", Format::Csv).unwrap();
+        assert_eq!(m.columns, ["id", "img"]);
+        assert_eq!(m.rows[0].get("id"), Some("a"));
+        let m = parse("\u{feff}{\"id\":\"a\"}\n{\"id\":\"b\"}\n", Format::Jsonl).unwrap();
+        assert!(m.malformed.is_empty(), "{:?}", m.malformed);
+        assert_eq!(m.rows.len(), 2);
+        assert_eq!(m.rows[0].get("id"), Some("a"));
+        assert_eq!(m.rows[0].line, 1);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod schema;
 use crate::store::{self, StoreMeta, StoredModality};
 use polymodal_core::{ModalityKind, ModalitySpec, Split};
 use rayon::prelude::*;
-use schema::{ModalitySchema, Schema};
+use schema::{ModalitySchema, Schema, SchemaError, ValidSchema};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,19 @@ pub enum ImportError {
     #[error("{path}: {reason}")]
     Manifest { path: PathBuf, reason: String },
     #[error("schema: {0}")]
-    Schema(String),
+    Schema(#[from] SchemaError),
+    #[error(
+        "{path}: too few labelled samples to give every split one: train {train} ({train_labelled} labelled), \
+         val {val} labelled, test {test} labelled; label more rows, mark some rows val/test in a split column, \
+         or change split_fractions in a schema"
+    )]
+    TooFewForSplits {
+        path: PathBuf,
+        train: usize,
+        train_labelled: usize,
+        val: usize,
+        test: usize,
+    },
     #[error("{} bad row(s) in {path}; fix them or pass --skip-bad to import the rest:\n{}", rows.len(), list_rows(rows))]
     BadRows { path: PathBuf, rows: Vec<BadRow> },
     #[error("{path}: no row could be imported:\n{}", list_rows(rows))]
@@ -77,6 +89,8 @@ pub struct ImportReport {
     pub samples: usize,
     pub skipped: Vec<BadRow>,
     pub schema: Schema,
+    /// Half-written imports of dead processes found next to `out` and removed.
+    pub cleaned: Vec<PathBuf>,
 }
 
 /// One decoded cell.
@@ -95,6 +109,8 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
     if opts.out.exists() {
         return Err(ImportError::OutputExists(opts.out.to_path_buf()));
     }
+    // Validated before anything is read or decoded, so a bound typo fails at once.
+    let given_schema = opts.schema.as_ref().map(Schema::check).transpose()?;
     let format = manifest::Format::from_path(manifest_path)
         .ok_or_else(|| mfail("unknown manifest format; use a .csv or .jsonl file".into()))?;
     let text = std::fs::read_to_string(manifest_path).map_err(|e| mfail(e.to_string()))?;
@@ -111,14 +127,11 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
         .canonicalize()
         .map_err(|e| mfail(format!("cannot resolve the manifest's folder: {e}")))?;
     let parsed = manifest::parse(&text, format).map_err(mfail)?;
-    let mut schema = match opts.schema {
+    let mut schema = match given_schema {
         Some(s) => s,
-        None => Schema::infer(&parsed).map_err(ImportError::Schema)?,
-    };
-    schema.detect_columns(&parsed.columns);
-    schema
-        .validate(&parsed.columns)
-        .map_err(ImportError::Schema)?;
+        None => Schema::infer(&parsed)?.check()?,
+    }
+    .bind(&parsed.columns)?;
 
     let mut bad: Vec<BadRow> = parsed.malformed.clone();
     let rows = check_rows(&parsed.rows, &schema, &mut bad);
@@ -144,7 +157,8 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
                     let Some(cell) = row.get(m.column()) else {
                         return Ok(None);
                     };
-                    decode_cell(m, fe.as_ref(), &features, &root, cell)
+                    // A decoder library that panics on a hostile file fails only that row.
+                    decode::guarded(cell, || decode_cell(m, fe.as_ref(), &features, &root, cell))
                         .map(Some)
                         .map_err(|e| format!("{}: {e}", m.name))
                 })
@@ -182,6 +196,12 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
     }
 
     let meta_and_data = assemble(&schema, &kept, manifest_path, bad.clone())?;
+    let out_parent = opts
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let cleaned = store::clean_stale_imports(out_parent);
     let name = schema.name.clone().unwrap_or_else(|| {
         opts.out
             .file_name()
@@ -194,7 +214,8 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
         out: opts.out.to_path_buf(),
         samples: kept.len(),
         skipped: bad,
-        schema,
+        schema: schema.into_inner(),
+        cleaned,
     })
 }
 
@@ -202,7 +223,7 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
 /// at least one modality present. Returns the rows that pass.
 fn check_rows<'a>(
     rows: &'a [manifest::Row],
-    schema: &Schema,
+    schema: &ValidSchema,
     bad: &mut Vec<BadRow>,
 ) -> Vec<&'a manifest::Row> {
     let mut seen = HashSet::new();
@@ -225,7 +246,7 @@ fn check_rows<'a>(
             continue;
         }
         if let (Some(col), Some(classes)) = (&schema.label_column, &schema.classes) {
-            if let Some(label) = row.get(col) {
+            if let Some(label) = row.get(col).filter(|l| !l.trim().is_empty()) {
                 if !classes.iter().any(|c| c == label.trim()) {
                     fail(format!(
                         "unknown label `{label}` (classes: {})",
@@ -237,9 +258,25 @@ fn check_rows<'a>(
         }
         if let Some(col) = &schema.split_column {
             if let Some(s) = row.get(col) {
-                if parse_split(s).is_none() {
-                    fail(format!("unknown split `{s}` (use train, val or test)"));
-                    continue;
+                let labelled = schema
+                    .label_column
+                    .as_ref()
+                    .is_some_and(|c| row.get(c).is_some_and(|l| !l.trim().is_empty()));
+                match parse_split(s) {
+                    None => {
+                        fail(format!("unknown split `{s}` (use train, val or test)"));
+                        continue;
+                    }
+                    // Evaluating on an unlabelled sample is meaningless, and silently moving it
+                    // to the pool would change the user's test set behind their back.
+                    Some(split @ (Split::Val | Split::Test)) if !labelled => {
+                        fail(format!(
+                            "{split} rows must be labelled; leave the split empty to put an \
+                             unlabelled row in the pool"
+                        ));
+                        continue;
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -266,14 +303,15 @@ fn parse_split(s: &str) -> Option<Split> {
 }
 
 /// Images default to grey unless any image is colour (read from headers only).
-fn resolve_channels(schema: &mut Schema, root: &Path, rows: &[&manifest::Row]) {
-    for m in schema.modalities.iter_mut() {
+fn resolve_channels(schema: &mut ValidSchema, root: &Path, rows: &[&manifest::Row]) {
+    for m in schema.modalities_mut().iter_mut() {
         if m.kind != ModalityKind::Image || m.channels.is_some() {
             continue;
         }
         let colour = rows.par_iter().any(|r| {
-            r.get(m.column())
-                .is_some_and(|cell| decode::image_is_colour(root, cell).unwrap_or(false))
+            r.get(m.column()).is_some_and(|cell| {
+                decode::guarded(cell, || decode::image_is_colour(root, cell)).unwrap_or(false)
+            })
         });
         m.channels = Some(if colour { 3 } else { 1 });
     }
@@ -307,11 +345,12 @@ fn decode_cell(
 
 /// Vectors must all have one length: the schema's `dim`, else the most common one.
 fn check_vector_dims(
-    schema: &mut Schema,
+    schema: &mut ValidSchema,
     kept: &mut Vec<(&manifest::Row, Vec<Option<Value>>)>,
     bad: &mut Vec<BadRow>,
 ) {
-    for (mi, m) in schema.modalities.iter_mut().enumerate() {
+    let id_col = schema.id_column.clone();
+    for (mi, m) in schema.modalities_mut().iter_mut().enumerate() {
         if m.kind != ModalityKind::Vector {
             continue;
         }
@@ -324,11 +363,11 @@ fn check_vector_dims(
             }
             counts
                 .into_iter()
+                .filter(|&(d, _)| d <= schema::MAX_DIM)
                 .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
                 .map_or(1, |(d, _)| d)
         });
         m.dim = Some(dim);
-        let id_col = schema.id_column.clone();
         kept.retain(|(row, vals)| match &vals[mi] {
             Some(Value::Floats(v)) if v.len() != dim => {
                 bad.push(BadRow {
@@ -350,7 +389,7 @@ type Assembled = (
 );
 
 fn assemble(
-    schema: &Schema,
+    schema: &ValidSchema,
     kept: &[(&manifest::Row, Vec<Option<Value>>)],
     manifest_path: &Path,
     rejected: Vec<BadRow>,
@@ -367,7 +406,10 @@ fn assemble(
                 .label_column
                 .as_ref()
                 .and_then(|c| r.get(c))
-                .map(|l| l.trim().to_string())
+                .map(str::trim)
+                // A label of only spaces is no label: the row joins the unlabelled pool.
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
         })
         .collect();
     let class_names: Vec<String> = match &schema.classes {
@@ -386,38 +428,8 @@ fn assemble(
         .iter()
         .map(|l| l.as_deref().map(|l| index[l]))
         .collect();
-    let (splits, split_source) = match &schema.split_column {
-        Some(col) => {
-            let given: Vec<Option<Split>> = kept
-                .iter()
-                .map(|(r, _)| r.get(col).and_then(parse_split))
-                .collect();
-            let made = crate::split::stratified(&labels, schema.split_fractions, schema.split_seed);
-            let any_missing = given.iter().any(Option::is_none);
-            (
-                given
-                    .iter()
-                    .zip(&made)
-                    .map(|(g, m)| g.unwrap_or(*m))
-                    .collect(),
-                if any_missing {
-                    format!(
-                        "column `{col}`; rows without one split seeded (seed {}, fractions {:?})",
-                        schema.split_seed, schema.split_fractions
-                    )
-                } else {
-                    format!("column `{col}`")
-                },
-            )
-        }
-        None => (
-            crate::split::stratified(&labels, schema.split_fractions, schema.split_seed),
-            format!(
-                "made at import: stratified by class, seed {}, fractions {:?}",
-                schema.split_seed, schema.split_fractions
-            ),
-        ),
-    };
+    let (splits, split_source) = make_splits(schema, kept, &labels);
+    check_split_sizes(&splits, &labels, manifest_path)?;
 
     let mut tensors = BTreeMap::new();
     let mut texts = BTreeMap::new();
@@ -512,4 +524,102 @@ fn assemble(
 
 fn prepend(n: usize, shape: &[usize]) -> Vec<usize> {
     std::iter::once(n).chain(shape.iter().copied()).collect()
+}
+
+/// The split of every kept row: the manifest's where it gives one, else a seeded stratified
+/// split (unlabelled rows always go to train, the pool). A manifest that gives train and test
+/// but no val (Food-101 style) gets a val split carved from its labelled train rows,
+/// stratified by class with the schema's seed and val fraction rescaled to the train+val
+/// share; the card records it.
+fn make_splits(
+    schema: &ValidSchema,
+    kept: &[(&manifest::Row, Vec<Option<Value>>)],
+    labels: &[Option<usize>],
+) -> (Vec<Split>, String) {
+    let [f_train, f_val, _] = schema.split_fractions;
+    let seed = schema.split_seed;
+    let made = crate::split::stratified(labels, schema.split_fractions, seed);
+    let Some(col) = &schema.split_column else {
+        return (
+            made,
+            format!(
+                "made at import: stratified by class, seed {seed}, fractions {:?}",
+                schema.split_fractions
+            ),
+        );
+    };
+    let given: Vec<Option<Split>> = kept
+        .iter()
+        .map(|(r, _)| r.get(col).and_then(parse_split))
+        .collect();
+    let mut splits: Vec<Split> = given
+        .iter()
+        .zip(&made)
+        .map(|(g, m)| g.unwrap_or(*m))
+        .collect();
+    let mut source = if given.iter().any(Option::is_none) {
+        format!(
+            "column `{col}`; rows without one split seeded (seed {seed}, fractions {:?})",
+            schema.split_fractions
+        )
+    } else {
+        format!("column `{col}`")
+    };
+    if !splits.contains(&Split::Val) && f_val > 0.0 {
+        let train: Vec<usize> = (0..splits.len())
+            .filter(|&i| splits[i] == Split::Train && labels[i].is_some())
+            .collect();
+        let share = f_val / (f_train + f_val);
+        let sub_labels: Vec<Option<usize>> = train.iter().map(|&i| labels[i]).collect();
+        let sub = crate::split::stratified(&sub_labels, [1.0 - share, share, 0.0], seed);
+        let mut carved = 0;
+        for (&i, s) in train.iter().zip(sub) {
+            if s == Split::Val {
+                splits[i] = Split::Val;
+                carved += 1;
+            }
+        }
+        if carved > 0 {
+            source.push_str(&format!(
+                "; no val rows given, so {carved} val samples were carved from the labelled train \
+                 rows (stratified by class, seed {seed}, fraction {share:.4})"
+            ));
+        }
+    }
+    (splits, source)
+}
+
+/// Every split must be able to do its job: training needs samples, validation and testing
+/// need labelled ones. Checked here, at import, rather than after an epoch of training. A set
+/// with no labels at all is allowed: it is a pool waiting for labels.
+fn check_split_sizes(
+    splits: &[Split],
+    labels: &[Option<usize>],
+    path: &Path,
+) -> Result<(), ImportError> {
+    let count = |s: Split, labelled: bool| {
+        splits
+            .iter()
+            .zip(labels)
+            .filter(|(x, l)| **x == s && (!labelled || l.is_some()))
+            .count()
+    };
+    if labels.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let (train, val, test) = (
+        count(Split::Train, false),
+        count(Split::Val, true),
+        count(Split::Test, true),
+    );
+    if train == 0 || val == 0 || test == 0 {
+        return Err(ImportError::TooFewForSplits {
+            path: path.to_path_buf(),
+            train,
+            train_labelled: count(Split::Train, true),
+            val,
+            test,
+        });
+    }
+    Ok(())
 }

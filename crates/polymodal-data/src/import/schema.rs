@@ -89,6 +89,55 @@ pub const DEFAULT_MELS: usize = 32;
 pub const DEFAULT_FRAMES: usize = 32;
 pub const DEFAULT_MAX_TOKENS: usize = 64;
 
+// Upper bounds: generous for real data, but low enough that a typo (an extra zero or three)
+// is an error naming the key instead of an out-of-memory abort halfway through an import.
+pub const IMAGE_SIDE: std::ops::RangeInclusive<usize> = 4..=512;
+pub const SAMPLE_RATE: std::ops::RangeInclusive<usize> = 1_000..=192_000;
+pub const MAX_DURATION: f64 = 60.0;
+pub const MAX_MELS: usize = 512;
+pub const MAX_FRAMES: usize = 4_096;
+pub const MAX_TOKENS: usize = 4_096;
+pub const MAX_DIM: usize = 65_536;
+
+/// Why a schema was refused. Every variant names the key (and modality) at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("malformed TOML: {0}")]
+    Toml(String),
+    #[error("key `{key}`: {reason}")]
+    Key { key: String, reason: String },
+    #[error("modality `{modality}`: {key} = {value} is outside {bound}")]
+    OutOfBounds {
+        modality: String,
+        key: &'static str,
+        value: String,
+        bound: String,
+    },
+    #[error("modality `{modality}`: key `{key}` does not apply to kind `{kind}`")]
+    NotForKind {
+        modality: String,
+        key: &'static str,
+        kind: ModalityKind,
+    },
+    #[error("modality `{modality}`: kind `sequence` cannot be imported from a manifest yet")]
+    Sequence { modality: String },
+    #[error("modality `{modality}`: the manifest has no column `{column}`")]
+    NoModalityColumn { modality: String, column: String },
+    #[error("the manifest has no {what} column `{column}`")]
+    NoColumn { what: &'static str, column: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn out_of_bounds(m: &str, key: &'static str, value: impl ToString, bound: &str) -> SchemaError {
+    SchemaError::OutOfBounds {
+        modality: m.to_string(),
+        key,
+        value: value.to_string(),
+        bound: bound.to_string(),
+    }
+}
+
 impl ModalitySchema {
     pub fn new(name: &str, kind: ModalityKind) -> Self {
         Self {
@@ -131,9 +180,15 @@ impl ModalitySchema {
         s
     }
 
-    fn validate(&self) -> Result<(), String> {
-        let n = &self.name;
-        let set: Vec<&str> = [
+    fn check(&self) -> Result<(), SchemaError> {
+        let n = self.name.as_str();
+        if n.is_empty() || n.ends_with(crate::store::PRESENT_SUFFIX) {
+            return Err(SchemaError::Invalid(format!(
+                "modality name `{n}` must be non-empty and not end in `{}`",
+                crate::store::PRESENT_SUFFIX
+            )));
+        }
+        let set = [
             ("size", self.size.is_some()),
             ("channels", self.channels.is_some()),
             ("sample_rate", self.sample_rate.is_some()),
@@ -142,70 +197,159 @@ impl ModalitySchema {
             ("frames", self.frames.is_some()),
             ("max_tokens", self.max_tokens.is_some()),
             ("dim", self.dim.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, on)| on.then_some(k))
-        .collect();
+        ];
         let allowed: &[&str] = match self.kind {
             ModalityKind::Image => &["size", "channels"],
             ModalityKind::Audio => &["sample_rate", "duration", "n_mels", "frames"],
             ModalityKind::Text => &["max_tokens"],
             ModalityKind::Vector => &["dim"],
             ModalityKind::Sequence => {
-                return Err(format!(
-                    "modality `{n}`: kind `sequence` cannot be imported from a manifest yet"
-                ))
+                return Err(SchemaError::Sequence {
+                    modality: n.to_string(),
+                })
             }
         };
-        if let Some(k) = set.iter().find(|k| !allowed.contains(k)) {
-            return Err(format!(
-                "modality `{n}`: key `{k}` does not apply to kind `{}`",
-                self.kind
-            ));
+        if let Some((key, _)) = set.iter().find(|(k, on)| *on && !allowed.contains(k)) {
+            return Err(SchemaError::NotForKind {
+                modality: n.to_string(),
+                key,
+                kind: self.kind,
+            });
         }
         let r = self.resolved();
         if let Some([h, w]) = r.size {
-            if !(4..=512).contains(&h) || !(4..=512).contains(&w) {
-                return Err(format!(
-                    "modality `{n}`: size [{h}, {w}] must be within 4..=512"
+            if !IMAGE_SIDE.contains(&h) || !IMAGE_SIDE.contains(&w) {
+                return Err(out_of_bounds(
+                    n,
+                    "size",
+                    format!("[{h}, {w}]"),
+                    "4..=512 per side",
                 ));
             }
         }
         if let Some(c) = r.channels {
             if c != 1 && c != 3 {
-                return Err(format!("modality `{n}`: channels must be 1 or 3, got {c}"));
+                return Err(out_of_bounds(n, "channels", c, "{1, 3}"));
             }
         }
         if let Some(sr) = r.sample_rate {
-            if !(1000..=192_000).contains(&sr) {
-                return Err(format!(
-                    "modality `{n}`: sample_rate {sr} is outside 1000..=192000"
-                ));
+            if !SAMPLE_RATE.contains(&sr) {
+                return Err(out_of_bounds(n, "sample_rate", sr, "1000..=192000 Hz"));
             }
         }
         if let Some(d) = r.duration {
-            if !(d > 0.0 && d <= 60.0) {
-                return Err(format!("modality `{n}`: duration {d} s must be in (0, 60]"));
+            if !(d > 0.0 && d <= MAX_DURATION) {
+                return Err(out_of_bounds(n, "duration", d, "(0, 60] seconds"));
             }
         }
-        if matches!(r.n_mels, Some(0)) || matches!(r.frames, Some(0..=3)) {
-            return Err(format!("modality `{n}`: n_mels must be ≥ 1 and frames ≥ 4"));
-        }
-        if matches!(r.max_tokens, Some(0)) || matches!(r.dim, Some(0)) {
-            return Err(format!("modality `{n}`: max_tokens and dim must be ≥ 1"));
+        let bounded = [
+            ("n_mels", r.n_mels, 1, MAX_MELS),
+            ("frames", r.frames, 4, MAX_FRAMES),
+            ("max_tokens", r.max_tokens, 1, MAX_TOKENS),
+            ("dim", r.dim, 1, MAX_DIM),
+        ];
+        for (key, value, lo, hi) in bounded {
+            if let Some(v) = value.filter(|v| !(lo..=hi).contains(v)) {
+                return Err(out_of_bounds(n, key, v, &format!("{lo}..={hi}")));
+            }
         }
         Ok(())
     }
 }
 
+/// A schema that passed [`Schema::check`]: every bound and key holds. The import only ever
+/// works from one of these (linfa's ParamGuard pattern: unchecked params → `check()` →
+/// validated params). The data-dependent fields (`channels` when unset, `dim` when unset,
+/// label and split columns found by name) are filled in later by the import itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSchema(Schema);
+
+impl std::ops::Deref for ValidSchema {
+    type Target = Schema;
+    fn deref(&self) -> &Schema {
+        &self.0
+    }
+}
+
+impl ValidSchema {
+    pub fn into_inner(self) -> Schema {
+        self.0
+    }
+
+    /// Fills unset label and split columns from the manifest's columns, then checks that every
+    /// named column exists and no column serves two roles.
+    pub fn bind(mut self, columns: &[String]) -> Result<Self, SchemaError> {
+        self.0.detect_columns(columns);
+        self.0.check_columns(columns)?;
+        Ok(self)
+    }
+
+    /// Data-dependent settings the import resolves after reading the files; `check` has already
+    /// bounded everything the user gave.
+    pub(crate) fn modalities_mut(&mut self) -> &mut [ModalitySchema] {
+        &mut self.0.modalities
+    }
+}
+
 impl Schema {
-    pub fn parse_toml(text: &str) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            format!("malformed TOML: {}", one_line(&e.to_string()))
-        })?;
-        let schema: Schema = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| format!("key `{}`: {}", e.path(), one_line(&e.inner().to_string())))?;
+    pub fn parse_toml(text: &str) -> Result<Self, SchemaError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| SchemaError::Toml(one_line(&e.to_string())))?;
+        let schema: Schema =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                SchemaError::Key {
+                    key: e.path().to_string(),
+                    reason: one_line(&e.inner().to_string()),
+                }
+            })?;
         Ok(schema)
+    }
+
+    /// Checks everything that does not depend on the manifest: per-kind keys, bounds, split
+    /// fractions, class list, modality names.
+    pub fn check(&self) -> Result<ValidSchema, SchemaError> {
+        if self.id_column.is_empty() {
+            return Err(SchemaError::Invalid("id_column must not be empty".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for m in &self.modalities {
+            m.check()?;
+            if !names.insert(m.name.as_str()) {
+                return Err(SchemaError::Invalid(format!(
+                    "modality `{}` is named twice",
+                    m.name
+                )));
+            }
+        }
+        let [a, b, c] = self.split_fractions;
+        if !(a.is_finite() && b.is_finite() && c.is_finite())
+            || a <= 0.0
+            || b < 0.0
+            || c < 0.0
+            || ((a + b + c) - 1.0).abs() > 1e-6
+        {
+            return Err(SchemaError::Invalid(format!(
+                "split_fractions [{a}, {b}, {c}] must be non-negative, train > 0, and sum to 1"
+            )));
+        }
+        if let Some(classes) = &self.classes {
+            if classes.len() < 2 {
+                return Err(SchemaError::Invalid(
+                    "classes must list at least 2 classes".into(),
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(c) = classes
+                .iter()
+                .find(|c| c.trim().is_empty() || !seen.insert(c.trim()))
+            {
+                return Err(SchemaError::Invalid(format!(
+                    "classes: `{c}` is empty or listed twice"
+                )));
+            }
+        }
+        Ok(ValidSchema(self.clone()))
     }
 
     /// Fills unset label and split columns from the manifest's column names.
@@ -224,37 +368,41 @@ impl Schema {
         }
     }
 
-    /// Checks the schema against itself and the manifest's columns.
-    pub fn validate(&self, columns: &[String]) -> Result<(), String> {
+    /// [`Schema::check`] plus the checks against the manifest's columns.
+    pub fn validate(&self, columns: &[String]) -> Result<(), SchemaError> {
+        self.check()?;
+        self.check_columns(columns)
+    }
+
+    fn check_columns(&self, columns: &[String]) -> Result<(), SchemaError> {
         let has = |c: &str| columns.iter().any(|x| x == c);
         if !has(&self.id_column) {
-            return Err(format!(
-                "the manifest has no id column `{}`",
-                self.id_column
-            ));
+            return Err(SchemaError::NoColumn {
+                what: "id",
+                column: self.id_column.clone(),
+            });
         }
         for (what, col) in [("label", &self.label_column), ("split", &self.split_column)] {
             if let Some(c) = col {
                 if !has(c) {
-                    return Err(format!("the manifest has no {what} column `{c}`"));
+                    return Err(SchemaError::NoColumn {
+                        what,
+                        column: c.clone(),
+                    });
                 }
             }
         }
         if self.modalities.is_empty() {
-            return Err("no modality columns: the schema names none".into());
+            return Err(SchemaError::Invalid(
+                "no modality columns: the schema names none".into(),
+            ));
         }
-        let mut names = std::collections::HashSet::new();
         for m in &self.modalities {
-            m.validate()?;
-            if !names.insert(m.name.as_str()) {
-                return Err(format!("modality `{}` is named twice", m.name));
-            }
             if !has(m.column()) {
-                return Err(format!(
-                    "modality `{}`: the manifest has no column `{}`",
-                    m.name,
-                    m.column()
-                ));
+                return Err(SchemaError::NoModalityColumn {
+                    modality: m.name.clone(),
+                    column: m.column().to_string(),
+                });
             }
             if [
                 Some(&self.id_column),
@@ -263,22 +411,11 @@ impl Schema {
             ]
             .contains(&Some(&m.column().to_string()))
             {
-                return Err(format!(
+                return Err(SchemaError::Invalid(format!(
                     "modality `{}` uses column `{}`, which is the id, label or split column",
                     m.name,
                     m.column()
-                ));
-            }
-        }
-        let [a, b, c] = self.split_fractions;
-        if a <= 0.0 || b < 0.0 || c < 0.0 || ((a + b + c) - 1.0).abs() > 1e-6 {
-            return Err(format!(
-                "split_fractions [{a}, {b}, {c}] must be non-negative, train > 0, and sum to 1"
-            ));
-        }
-        if let Some(classes) = &self.classes {
-            if classes.len() < 2 {
-                return Err("classes must list at least 2 classes".into());
+                )));
             }
         }
         Ok(())
@@ -286,7 +423,7 @@ impl Schema {
 
     /// A schema from the manifest alone: `id`, `label` and `split` columns by name (any case),
     /// every other column a modality whose kind is read off its non-empty cells.
-    pub fn infer(manifest: &Manifest) -> Result<Self, String> {
+    pub fn infer(manifest: &Manifest) -> Result<Self, SchemaError> {
         let find = |name: &str| {
             manifest
                 .columns
@@ -295,10 +432,10 @@ impl Schema {
                 .cloned()
         };
         let id_column = find("id").ok_or_else(|| {
-            format!(
+            SchemaError::Invalid(format!(
                 "the manifest has no `id` column (columns: {}); name one with a schema",
                 manifest.columns.join(", ")
-            )
+            ))
         })?;
         let label_column = find("label");
         let split_column = find("split");
@@ -315,9 +452,9 @@ impl Schema {
             }
             let values: Vec<&str> = manifest.rows.iter().filter_map(|r| r.get(col)).collect();
             if values.is_empty() {
-                return Err(format!(
+                return Err(SchemaError::Invalid(format!(
                     "column `{col}` is empty in every row, so its kind cannot be inferred; give a schema"
-                ));
+                )));
             }
             modalities.push(ModalitySchema::new(col, infer_kind(&values)));
         }
@@ -333,27 +470,32 @@ impl Schema {
     }
 }
 
+/// The kind a cell points to by its extension, or `None` for text. A path may contain spaces
+/// (`my photos/cat 1.jpg`): only the extension decides, so such a column is not silently read
+/// as text. Multi-line cells are always text.
+pub fn cell_kind(v: &str) -> Option<ModalityKind> {
+    let v = v.trim();
+    if v.contains('\n') {
+        return None;
+    }
+    let path = v.split('#').next().unwrap_or(v);
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        Some(ModalityKind::Image)
+    } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        Some(ModalityKind::Audio)
+    } else if VECTOR_EXTENSIONS.contains(&ext.as_str()) {
+        Some(ModalityKind::Vector)
+    } else {
+        None
+    }
+}
+
 /// The kind most cells of a column point to; anything that is not a file reference is text.
 fn infer_kind(values: &[&str]) -> ModalityKind {
-    let ext_kind = |v: &str| {
-        let path = v.split('#').next().unwrap_or(v);
-        if v.chars().any(char::is_whitespace) {
-            return None;
-        }
-        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
-        if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
-            Some(ModalityKind::Image)
-        } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
-            Some(ModalityKind::Audio)
-        } else if VECTOR_EXTENSIONS.contains(&ext.as_str()) {
-            Some(ModalityKind::Vector)
-        } else {
-            None
-        }
-    };
     let mut counts = std::collections::HashMap::new();
     for v in values {
-        *counts.entry(ext_kind(v)).or_insert(0usize) += 1;
+        *counts.entry(cell_kind(v)).or_insert(0usize) += 1;
     }
     // A column is a file column when the majority of cells are file references: a few broken
     // cells must surface as bad rows, not flip the whole column to text.
@@ -402,13 +544,18 @@ mod tests {
 
     #[test]
     fn schema_toml_rejects_unknown_and_misapplied_keys() {
-        let e = Schema::parse_toml("idcolumn = \"x\"").unwrap_err();
+        let e = Schema::parse_toml("idcolumn = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("idcolumn"), "{e}");
         let s = Schema::parse_toml(
             "[[modalities]]\nname = \"img\"\nkind = \"image\"\nsample_rate = 8000\n",
         )
         .unwrap();
-        let e = s.validate(&["id".into(), "img".into()]).unwrap_err();
+        let e = s
+            .validate(&["id".into(), "img".into()])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`sample_rate` does not apply to kind `image`"),
             "{e}"
@@ -418,7 +565,7 @@ mod tests {
     #[test]
     fn schema_names_missing_columns() {
         let s = Schema::parse_toml("[[modalities]]\nname = \"img\"\nkind = \"image\"\n").unwrap();
-        let e = s.validate(&["id".into()]).unwrap_err();
+        let e = s.validate(&["id".into()]).unwrap_err().to_string();
         assert!(e.contains("no column `img`"), "{e}");
     }
 }
