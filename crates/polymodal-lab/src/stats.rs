@@ -46,7 +46,10 @@ mod tests {
 
     #[test]
     fn nan_survives_a_json_round_trip() {
-        let text = serde_json::to_string(&Row { v: vec![0.5, f64::NAN] }).unwrap();
+        let text = serde_json::to_string(&Row {
+            v: vec![0.5, f64::NAN],
+        })
+        .unwrap();
         assert_eq!(text, r#"{"v":[0.5,null]}"#);
         let back: Row = serde_json::from_str(&text).unwrap();
         assert_eq!(back.v[0], 0.5);
