@@ -14,7 +14,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use super::embed::{self, subsample, Joint};
-use super::{ColdStartParams, Similarity};
+use super::{ColdStartParams, SelectionStats, Similarity};
 use crate::kernels::dot::dot;
 use crate::ActiveError;
 use polymodal_core::seed::Rng;
@@ -126,7 +126,7 @@ pub(super) fn select(
     budget: usize,
     params: &ColdStartParams,
     rng: &mut Rng,
-) -> Vec<usize> {
+) -> (Vec<usize>, SelectionStats) {
     let (n, dim) = (joint.n, joint.dim);
     let cover_rows = subsample(rng, n, params.coverage_points);
     let cover = joint.gather(&cover_rows);
@@ -156,6 +156,10 @@ pub(super) fn select(
             stamp: 0,
         })
         .collect();
+    let mut stats = SelectionStats {
+        gain_evaluations: n,
+        coverage_points: cover_rows.len(),
+    };
     drop(cover_rows);
 
     let track_div = w.diversity > 0.0;
@@ -199,6 +203,7 @@ pub(super) fn select(
                 (cov, ds)
             })
             .collect();
+        stats.gain_evaluations += stale.len();
         for (e, (cov, ds)) in stale.iter().zip(fresh) {
             if track_div {
                 div_sum[e.idx] = ds;
@@ -211,7 +216,7 @@ pub(super) fn select(
             });
         }
     }
-    selected
+    (selected, stats)
 }
 
 /// The terms of the MMCSAL objective for a selection, as the greedy defines them with

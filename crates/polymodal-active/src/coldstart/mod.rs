@@ -210,6 +210,16 @@ impl ColdStartParams {
     }
 }
 
+/// Diagnostics of one selection (zero for the strategies they do not apply to).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SelectionStats {
+    /// Marginal-gain evaluations of the lazy greedy (MMCSAL, ProbCover), the first pass over all
+    /// `n` candidates included. A naive greedy needs `Σ_{t < budget} (n − t)`.
+    pub gain_evaluations: usize,
+    /// Size of the coverage subsample `C` actually used (MMCSAL, ProbCover).
+    pub coverage_points: usize,
+}
+
 /// A cold-start strategy with checked parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColdStart {
@@ -244,30 +254,42 @@ impl ColdStart {
         budget: usize,
         rng: &mut Rng,
     ) -> Result<Vec<usize>, ActiveError> {
+        Ok(self.select_with_stats(embeddings, dims, budget, rng)?.0)
+    }
+
+    /// [`select`](Self::select), with diagnostics of the greedy strategies.
+    pub fn select_with_stats(
+        &self,
+        embeddings: &[Vec<f32>],
+        dims: &[usize],
+        budget: usize,
+        rng: &mut Rng,
+    ) -> Result<(Vec<usize>, SelectionStats), ActiveError> {
         let n = embed::check(embeddings, dims)?;
         crate::check::budget(budget, n)?;
         let needs_alignment = self.kind == ColdStartKind::Mmcsal && self.params.lambda_align > 0.0;
         if needs_alignment {
             embed::check_shared_space(dims)?;
         }
-        if budget == 0 {
-            return Ok(Vec::new());
-        }
-        if budget == n {
-            return Ok((0..n).collect());
+        if budget == 0 || budget == n {
+            return Ok(((0..budget).collect(), SelectionStats::default()));
         }
         let joint = Joint::new(embeddings, dims, n, needs_alignment);
         let p = &self.params;
+        let none = SelectionStats::default();
         Ok(match self.kind {
             ColdStartKind::Mmcsal => mmcsal::select(&joint, budget, p, rng),
             ColdStartKind::Random => {
                 let mut ids: Vec<usize> = (0..n).collect();
                 ids.shuffle(rng);
                 ids.truncate(budget);
-                ids
+                (ids, none)
             }
-            ColdStartKind::Kmeans => kmeans_select(&joint.view(), budget, p.kmeans_iters, rng)?,
-            ColdStartKind::Typiclust => typiclust::select(&joint, budget, p, rng)?,
+            ColdStartKind::Kmeans => (
+                kmeans_select(&joint.view(), budget, p.kmeans_iters, rng)?,
+                none,
+            ),
+            ColdStartKind::Typiclust => (typiclust::select(&joint, budget, p, rng)?, none),
             ColdStartKind::Probcover => probcover::select(&joint, budget, p, rng),
         })
     }

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::embed::{subsample, Joint};
-use super::ColdStartParams;
+use super::{ColdStartParams, SelectionStats};
 use crate::kernels::dot::sq_dist;
 use polymodal_core::seed::Rng;
 
@@ -35,9 +35,13 @@ pub(super) fn select(
     budget: usize,
     p: &ColdStartParams,
     rng: &mut Rng,
-) -> Vec<usize> {
+) -> (Vec<usize>, SelectionStats) {
     let (n, dim) = (joint.n, joint.dim);
     let cover = joint.gather(&subsample(rng, n, p.coverage_points));
+    let mut stats = SelectionStats {
+        gain_evaluations: n,
+        coverage_points: cover.len() / dim,
+    };
     let mut covered = vec![false; cover.len() / dim];
     let delta2 = (p.delta * p.delta) as f32;
     let first: Vec<usize> = (0..n)
@@ -56,6 +60,7 @@ pub(super) fn select(
         let (g, Reverse(c), stamp) = heap.pop().expect("budget < n leaves a candidate");
         if stamp != selected.len() {
             let g = count(joint.row(c), &cover, dim, &covered, delta2);
+            stats.gain_evaluations += 1;
             heap.push((g, Reverse(c), selected.len()));
             continue;
         }
@@ -75,5 +80,5 @@ pub(super) fn select(
         rest.shuffle(rng);
         selected.extend_from_slice(&rest[..budget - selected.len()]);
     }
-    selected
+    (selected, stats)
 }
