@@ -186,6 +186,19 @@ fn names_and_params_parse_and_bad_params_are_rejected() {
         (0.5, Similarity::Exp, 1.0)
     );
     assert!(serde_json::from_str::<ColdStartParams>(r#"{"lambda": 1}"#).is_err());
+    // save -> load round trip of non-default parameters
+    let saved = ColdStartParams {
+        gamma: 0.25,
+        similarity: Similarity::Exp,
+        coverage_points: 7,
+        delta: 1.5,
+        ..Default::default()
+    };
+    let text = serde_json::to_string(&saved).unwrap();
+    assert_eq!(
+        serde_json::from_str::<ColdStartParams>(&text).unwrap(),
+        saved
+    );
 
     let bad: [(Edit, &str); 7] = [
         (|p| p.gamma = -1.0, "gamma"),
@@ -440,4 +453,24 @@ fn typiclust_picks_the_dense_core_not_the_outlier() {
     )
     .unwrap();
     assert!(ids[0] < 20, "{ids:?}");
+}
+
+#[test]
+fn mmcsal_terms_are_analytic_on_a_small_case_and_reject_bad_positions() {
+    // two samples, one modality: e(0) = (1, 0), e(1) = (0.6, 0.8), cos = 0.6, pool = coverage.
+    // S = {0}: Cov = (1 + 0.6) / 2 = 0.8, Div = 0 (B = 1), Align = 0 (one modality).
+    // S = {0, 1}: Cov = 1, Div = −k(0, 1) = −0.6.
+    let emb = vec![vec![2.0, 0.0, 0.6, 0.8]];
+    let p = ColdStartParams::default();
+    let t = mmcsal_terms(&emb, &[2], &[0], &p, &mut rng(0, "t")).unwrap();
+    assert!(
+        (t.coverage - 0.8).abs() < 1e-6 && t.diversity == 0.0 && t.alignment == 0.0,
+        "{t:?}"
+    );
+    let t = mmcsal_terms(&emb, &[2], &[0, 1], &p, &mut rng(0, "t")).unwrap();
+    assert!((t.coverage - 1.0).abs() < 1e-6, "{t:?}");
+    assert!((t.diversity + 0.6).abs() < 1e-6, "{t:?}");
+    assert!((t.objective - 0.4).abs() < 1e-6, "{t:?}");
+    let err = mmcsal_terms(&emb, &[2], &[0, 2], &p, &mut rng(0, "t")).unwrap_err();
+    assert!(err.to_string().contains("selection"), "{err}");
 }
