@@ -173,6 +173,7 @@ fn main() -> anyhow_free::Result {
         "median_cpu_seconds": sorted_cpu[sorted_cpu.len() / 2],
         "params": params,
         "gain_evaluations": stats.gain_evaluations,
+        "cached_gain_evaluations": stats.cached_gain_evaluations,
         "naive_gain_evaluations": naive,
         "coverage_points": stats.coverage_points,
         "rss_before_mb": rss_before,

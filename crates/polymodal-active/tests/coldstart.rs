@@ -342,7 +342,13 @@ fn lazy_greedy_equals_naive_greedy() {
                 temperature: 0.3,
                 ..Default::default()
             };
-            let lazy = select(ColdStartKind::Mmcsal, &p, &emb, &dims, 8, seed).unwrap();
+            let (lazy, stats) = ColdStart::new(ColdStartKind::Mmcsal, p.clone())
+                .unwrap()
+                .select_with_stats(&emb, &dims, 8, &mut rng(seed, "coldstart"))
+                .unwrap();
+            // the pool is small, so later re-evaluations run from the cached active points
+            assert!(stats.cached_gain_evaluations > 0, "{stats:?}");
+            assert!(stats.gain_evaluations >= 40 + stats.cached_gain_evaluations);
             let naive = naive_mmcsal(&emb, 4, 8, &p);
             assert_eq!(
                 lazy, naive,

@@ -22,6 +22,19 @@ use polymodal_core::seed::Rng;
 /// Candidates per parallel work item of the first-gain pass.
 const TILE: usize = 8;
 
+/// A candidate whose coverage gain is carried by at most this many coverage points keeps them
+/// and their similarities (see [`Active`]) ...
+const ACTIVE_CAP: usize = 256;
+/// ... while all cached lists together hold at most `ACTIVE_PER_ROW · n` entries (8 bytes each),
+/// so the cache adds at most 256 bytes per pool row.
+const ACTIVE_PER_ROW: usize = 32;
+
+/// The coverage points `p` (ascending) with `k(p, c) > best_p` at a candidate's last evaluation,
+/// with `k(p, c)`. Since `best_p` only grows, every other point adds exactly `+0.0` to the gain
+/// from then on, so summing over this list in order gives the bit-identical gain without any dot
+/// product; the list is pruned as points get covered.
+type Active = Vec<(u32, f32)>;
+
 /// The pairwise similarity `k` as a function of the joint cosine.
 #[derive(Clone, Copy)]
 struct Kernel {
@@ -121,6 +134,43 @@ fn cover_sum(kern: Kernel, row: &[f32], cover: &[f32], dim: usize, best: &[f32])
     s
 }
 
+/// [`cover_sum`], also returning the active points when there are at most [`ACTIVE_CAP`].
+fn cover_sum_active(
+    kern: Kernel,
+    row: &[f32],
+    cover: &[f32],
+    dim: usize,
+    best: &[f32],
+) -> (f64, Option<Active>) {
+    let mut s = 0f64;
+    let mut active = Vec::new();
+    let mut keep = true;
+    for (q, (p, &b)) in cover.chunks_exact(dim).zip(best).enumerate() {
+        let k = kern.k(dot(row, p));
+        s += (k - b).max(0.0) as f64;
+        if keep && k > b {
+            if active.len() == ACTIVE_CAP {
+                keep = false;
+                active = Vec::new();
+            } else {
+                active.push((q as u32, k));
+            }
+        }
+    }
+    (s, keep.then_some(active))
+}
+
+/// The gain's coverage sum from a cached active list, pruned in place.
+fn cover_sum_cached(active: &mut Active, best: &[f32]) -> f64 {
+    let mut s = 0f64;
+    active.retain(|&(q, k)| {
+        let b = best[q as usize];
+        s += (k - b).max(0.0) as f64;
+        k > b
+    });
+    s
+}
+
 pub(super) fn select(
     joint: &Joint,
     budget: usize,
@@ -159,12 +209,15 @@ pub(super) fn select(
     let mut stats = SelectionStats {
         gain_evaluations: n,
         coverage_points: cover_rows.len(),
+        ..Default::default()
     };
     drop(cover_rows);
 
     let track_div = w.diversity > 0.0;
     let mut div_sum = vec![0f64; if track_div { n } else { 0 }];
     let mut div_seen = vec![0usize; if track_div { n } else { 0 }];
+    let mut active: Vec<Option<Active>> = vec![None; n];
+    let (mut active_len, active_budget) = (0usize, ACTIVE_PER_ROW * n);
     let batch = rayon::current_num_threads().max(1);
     let mut selected = Vec::with_capacity(budget);
     let mut stale = Vec::with_capacity(batch);
@@ -188,11 +241,24 @@ pub(super) fn select(
                 _ => break,
             }
         }
-        let fresh: Vec<(f64, f64)> = stale
-            .par_iter()
+        let cached: Vec<Option<Active>> = stale
+            .iter()
             .map(|e| {
+                let a = active[e.idx].take();
+                active_len -= a.as_ref().map_or(0, Vec::len);
+                a
+            })
+            .collect();
+        stats.cached_gain_evaluations += cached.iter().filter(|c| c.is_some()).count();
+        let fresh: Vec<(f64, f64, Option<Active>)> = stale
+            .par_iter()
+            .zip(cached)
+            .map(|(e, cache)| {
                 let row = joint.row(e.idx);
-                let cov = cover_sum(kern, row, &cover, dim, &best);
+                let (cov, cache) = match cache {
+                    Some(mut a) => (cover_sum_cached(&mut a, &best), Some(a)),
+                    None => cover_sum_active(kern, row, &cover, dim, &best),
+                };
                 let mut ds = 0f64;
                 if track_div {
                     ds = div_sum[e.idx];
@@ -200,11 +266,16 @@ pub(super) fn select(
                         ds += kern.k(dot(row, joint.row(s))) as f64;
                     }
                 }
-                (cov, ds)
+                (cov, ds, cache)
             })
             .collect();
         stats.gain_evaluations += stale.len();
-        for (e, (cov, ds)) in stale.iter().zip(fresh) {
+        for (e, (cov, ds, cache)) in stale.iter().zip(fresh) {
+            // a new list is kept only while the total stays within the memory bound
+            if let Some(a) = cache.filter(|a| active_len + a.len() <= active_budget) {
+                active_len += a.len();
+                active[e.idx] = Some(a);
+            }
             if track_div {
                 div_sum[e.idx] = ds;
                 div_seen[e.idx] = selected.len();

@@ -216,6 +216,9 @@ pub struct SelectionStats {
     /// Marginal-gain evaluations of the lazy greedy (MMCSAL, ProbCover), the first pass over all
     /// `n` candidates included. A naive greedy needs `Σ_{t < budget} (n − t)`.
     pub gain_evaluations: usize,
+    /// Of those, MMCSAL re-evaluations served from a candidate's cached active coverage points
+    /// (no dot products).
+    pub cached_gain_evaluations: usize,
     /// Size of the coverage subsample `C` actually used (MMCSAL, ProbCover).
     pub coverage_points: usize,
 }

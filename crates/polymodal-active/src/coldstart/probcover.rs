@@ -41,6 +41,7 @@ pub(super) fn select(
     let mut stats = SelectionStats {
         gain_evaluations: n,
         coverage_points: cover.len() / dim,
+        ..Default::default()
     };
     let mut covered = vec![false; cover.len() / dim];
     let delta2 = (p.delta * p.delta) as f32;
