@@ -272,7 +272,9 @@ pub(super) fn select(
         stats.gain_evaluations += stale.len();
         for (e, (cov, ds, cache)) in stale.iter().zip(fresh) {
             // a new list is kept only while the total stays within the memory bound
-            if let Some(a) = cache.filter(|a| active_len + a.len() <= active_budget) {
+            if let Some(mut a) = cache.filter(|a| active_len + a.len() <= active_budget) {
+                // the bound counts entries, so the list must not keep spare capacity
+                a.shrink_to_fit();
                 active_len += a.len();
                 active[e.idx] = Some(a);
             }

@@ -27,8 +27,8 @@
 //!   bound and the lazy greedy (priority queue, re-evaluate the top until it is fresh) picks
 //!   exactly what the naive greedy `argmax_{c ∉ S} F(S ∪ {c}) − F(S)` picks, ties to the lowest
 //!   position. The only approximation is `Cov` on the subsample `C` instead of the whole pool: for
-//!   any fixed `S` it is an unbiased estimate of the pool coverage. Memory `O(n Σd + |C| Σd)`, no
-//!   `n x n` matrix; time `O(n |C| Σd)` for the first gains plus `O((|C| + |S|) Σd)` per lazy
+//!   any fixed `S` it is an unbiased estimate of the pool coverage. Memory `O(n Σd + |C| Σd)`
+//!   plus at most 256 bytes per row of cached coverage points, no `n x n` matrix; time `O(n |C| Σd)` for the first gains plus `O((|C| + |S|) Σd)` per lazy
 //!   re-evaluation.
 //! - `random`: a seeded shuffle, first `budget`.
 //! - `kmeans`: Lloyd k-means (k-means++ init) with `k = budget` on the joint embedding, then the
@@ -277,11 +277,12 @@ impl ColdStart {
         if budget == 0 || budget == n {
             return Ok(((0..budget).collect(), SelectionStats::default()));
         }
-        let joint = Joint::new(embeddings, dims, n, needs_alignment);
-        let p = &self.params;
         let none = SelectionStats::default();
+        // built only by the strategies that read it: random needs no copy of the pool
+        let joint = || Joint::new(embeddings, dims, n, needs_alignment);
+        let p = &self.params;
         Ok(match self.kind {
-            ColdStartKind::Mmcsal => mmcsal::select(&joint, budget, p, rng),
+            ColdStartKind::Mmcsal => mmcsal::select(&joint(), budget, p, rng),
             ColdStartKind::Random => {
                 let mut ids: Vec<usize> = (0..n).collect();
                 ids.shuffle(rng);
@@ -289,11 +290,11 @@ impl ColdStart {
                 (ids, none)
             }
             ColdStartKind::Kmeans => (
-                kmeans_select(&joint.view(), budget, p.kmeans_iters, rng)?,
+                kmeans_select(&joint().view(), budget, p.kmeans_iters, rng)?,
                 none,
             ),
-            ColdStartKind::Typiclust => (typiclust::select(&joint, budget, p, rng)?, none),
-            ColdStartKind::Probcover => probcover::select(&joint, budget, p, rng),
+            ColdStartKind::Typiclust => (typiclust::select(&joint(), budget, p, rng)?, none),
+            ColdStartKind::Probcover => probcover::select(&joint(), budget, p, rng),
         })
     }
 }
