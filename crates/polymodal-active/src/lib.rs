@@ -34,6 +34,7 @@
 pub mod array_context;
 pub mod bench;
 mod check;
+pub mod coldstart;
 pub mod context;
 pub mod error;
 pub mod kernels;
