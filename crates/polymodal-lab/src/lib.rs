@@ -4,6 +4,7 @@
 //! reports. Nothing here prints or exits: long work reports through observer traits and every
 //! failure is a [`LabError`].
 
+pub mod arrays;
 pub mod error;
 
 pub use error::LabError;
