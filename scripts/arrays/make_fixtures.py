@@ -72,6 +72,11 @@ def main():
     np.savez(OUT / "pool.npz", ids=int_ids, **npz)
     np.savez_compressed(OUT / "pool_str.npz", ids=np.array(str_ids), **npz)
 
+    # bytes ids (numpy S dtype, UTF-8) with only the required probs
+    np.savez(OUT / "bytes_ids.npz", ids=np.array([i.encode() for i in str_ids]), probs=probs)
+    # object arrays need pickle, which the reader refuses (with a hint to use .astype(str))
+    np.savez(OUT / "object_ids.npz", ids=np.array(str_ids, dtype=object), probs=probs)
+
     labelled_rows = [0, 5, 9]
     # plain list: blank line, padding and a leading zero ("0127" is the integer id 127)
     (OUT / "labelled.txt").write_text(

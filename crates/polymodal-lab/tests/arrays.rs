@@ -754,3 +754,31 @@ fn unreadable_files() {
     let missing = dir.path().join("nope.npz");
     assert!(matches!(load_arrays(&missing), Err(ArraysError::Io { .. })));
 }
+
+#[test]
+fn npz_bytes_ids_are_utf8_strings_and_object_arrays_are_refused() {
+    let a = load("bytes_ids.npz");
+    assert_eq!(a.id_kind(), IdKind::String);
+    assert_eq!(a.ids(), load("pool_str.npz").ids());
+    assert!(a.modalities().is_empty());
+    let picked = select(
+        &a,
+        StrategyKind::Entropy,
+        &params(),
+        2,
+        &LabelledIds::none(),
+        0,
+    )
+    .unwrap();
+    assert_eq!(picked.len(), 2);
+
+    let err = load_arrays(fixture("object_ids.npz"))
+        .unwrap_err()
+        .to_string();
+    let prefix = format!("{}: array \"ids\": ", fixture("object_ids.npz").display());
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(
+        err.ends_with("(object arrays are not supported: save strings with .astype(str))"),
+        "{err}"
+    );
+}
