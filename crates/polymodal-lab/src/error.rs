@@ -58,6 +58,8 @@ pub enum LabError {
     Shapley(#[from] polymodal_core::shapley::ShapleyError),
     #[error(transparent)]
     Text(#[from] polymodal_text::TextError),
+    #[error(transparent)]
+    Arrays(#[from] crate::arrays::ArraysError),
     #[error("{context}: {source}")]
     Context {
         context: String,

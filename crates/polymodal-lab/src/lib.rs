@@ -13,6 +13,7 @@
 //! assert!(RunConfig::built_in(&["train.epochs=0".into()]).unwrap().check("x").is_err());
 //! ```
 
+pub mod arrays;
 pub mod bench;
 pub mod cell;
 pub mod compare;

@@ -127,6 +127,9 @@ enum Command {
         #[arg(long)]
         no_simulation: bool,
     },
+    /// Select the next samples to label from arrays exported by a model trained elsewhere
+    /// (PyTorch, JAX): ids, fused probabilities, per-modality features (docs/SELECT_ARRAYS.md).
+    Select(commands::select::SelectArgs),
     /// Benchmarks of the hot paths (JSON on stdout).
     Bench {
         #[command(subcommand)]
@@ -383,6 +386,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             commands::print::demo(&o);
         }
+        Command::Select(args) => commands::select::run(args)?,
         Command::Bench { what } => {
             let json = match what {
                 BenchCommand::Selection {

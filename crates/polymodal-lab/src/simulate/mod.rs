@@ -182,10 +182,7 @@ impl Sim<'_> {
         if let Some(r) = self.load_record(ROUND0, seed, 0)? {
             return Ok(r);
         }
-        let mut rng = polymodal_core::seed::rng(seed, "initial-set");
-        let mut pool = self.pool.clone();
-        pool.shuffle(&mut rng);
-        let initial: Vec<usize> = pool[..self.cfg.ext.initial].to_vec();
+        let initial = shuffled_prefix(&self.pool, seed, self.cfg.ext.initial);
         self.train_cell(ROUND0, seed, 0, &initial, &initial, 0.0, None)
     }
 
@@ -277,6 +274,22 @@ impl Sim<'_> {
     }
 }
 
+/// `n` samples of `pool` in a seeded random order: the round-0 labels of seed `seed`.
+fn shuffled_prefix(pool: &[usize], seed: u64, n: usize) -> Vec<usize> {
+    let mut rng = polymodal_core::seed::rng(seed, "initial-set");
+    let mut pool = pool.to_vec();
+    pool.shuffle(&mut rng);
+    pool.truncate(n);
+    pool
+}
+
+/// The round-0 labelled set a simulation of `seed` starts from (`n` labelled training samples,
+/// in labelling order). A labelling project initialised with these labels, in this order,
+/// follows the simulation round for round.
+pub fn initial_set(data: &Dataset, seed: u64, n: usize) -> Vec<usize> {
+    shuffled_prefix(&data.labelled_indices(Split::Train), seed, n)
+}
+
 /// Runs or resumes the simulation into `out`.
 pub fn run(
     mut cfg: Checked<SimConfig>,
@@ -304,14 +317,12 @@ fn simulate_into(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<outputs::Summary, LabError> {
-    let mut pool = data.split_indices(Split::Train);
-    // A simulation hides labels it has: rows without one cannot be "labelled" by it.
-    pool.retain(|&i| data.labels[i].is_some());
     let sim = Sim {
         cfg,
         data,
         dir: out,
-        pool,
+        // A simulation hides labels it has: rows without one cannot be "labelled" by it.
+        pool: data.labelled_indices(Split::Train),
         val: data.split_indices(Split::Val),
         test: data.split_indices(Split::Test),
         modality_names: data.specs().into_iter().map(|s| s.name).collect(),
