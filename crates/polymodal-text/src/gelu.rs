@@ -59,7 +59,7 @@ pub(crate) fn gelu<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     let shape = t.shape();
     let data = t.into_data().convert::<f32>();
     let mut values = data
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("converted to f32 just above");
     gelu_in_place(&mut values);
     Tensor::from_data(TensorData::new(values, shape), &device)
@@ -86,7 +86,7 @@ mod tests {
         Tensor::<1>::from_data(TensorData::new(xs.to_vec(), [xs.len()]), &device)
             .erf()
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap()
     }
 
@@ -122,11 +122,11 @@ mod tests {
         let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device);
         let exact = burn::tensor::activation::gelu(t.clone())
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         let ours = gelu(t.reshape([xs.len(), 1]))
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         for ((&x, &e), &o) in xs.iter().zip(&exact).zip(&ours) {
             // |Δgelu| = |x|/2 · |Δerf|, plus one rounding of the result.
@@ -138,7 +138,7 @@ mod tests {
         }
         let nan = gelu(Tensor::<1>::from_data(TensorData::new(vec![f32::NAN], [1]), &device))
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         assert!(nan[0].is_nan(), "NaN propagates");
     }
