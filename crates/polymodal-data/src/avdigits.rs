@@ -12,9 +12,9 @@ use crate::audio::{self, MelConfig, MelFrontEnd, NoiseKind};
 // Declared here rather than in lib.rs: the cache is private to this loader.
 #[path = "logmel_cache.rs"]
 mod logmel_cache;
-use logmel_cache::LogMelCache;
 use crate::dataset::{Dataset, ModalityData};
 use crate::DataError;
+use logmel_cache::LogMelCache;
 use polymodal_core::{ModalityKind, ModalitySpec, SampleId, Split};
 use rand::Rng as _;
 use safetensors::{Dtype, SafeTensors};
@@ -321,7 +321,10 @@ impl AvDigitsConfig {
             "audio": self.audio,
             "mel": format!("{mel_cfg:?}"),
         });
-        let cache = LogMelCache::new(&self.path, &LogMelCache::key(&gz, &cache_settings.to_string()));
+        let cache = LogMelCache::new(
+            &self.path,
+            &LogMelCache::key(&gz, &cache_settings.to_string()),
+        );
         if let Some(cached) = cache.read(n * audio_d) {
             audio_values = cached;
         } else {

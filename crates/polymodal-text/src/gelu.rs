@@ -136,10 +136,13 @@ mod tests {
                 "gelu({x}) = {o}, exact {e}, bound {bound}"
             );
         }
-        let nan = gelu(Tensor::<1>::from_data(TensorData::new(vec![f32::NAN], [1]), &device))
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap();
+        let nan = gelu(Tensor::<1>::from_data(
+            TensorData::new(vec![f32::NAN], [1]),
+            &device,
+        ))
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
         assert!(nan[0].is_nan(), "NaN propagates");
     }
 }
