@@ -9,8 +9,12 @@
 //! is the same for every run that uses the same data settings.
 
 use crate::audio::{self, MelConfig, MelFrontEnd, NoiseKind};
+// Declared here rather than in lib.rs: the cache is private to this loader.
+#[path = "logmel_cache.rs"]
+mod logmel_cache;
 use crate::dataset::{Dataset, ModalityData};
 use crate::DataError;
+use logmel_cache::LogMelCache;
 use polymodal_core::{ModalityKind, ModalitySpec, SampleId, Split};
 use rand::Rng as _;
 use safetensors::{Dtype, SafeTensors};
@@ -310,22 +314,38 @@ impl AvDigitsConfig {
             let wave = audio::place_and_mix(&clip, window, offset, snr, kind, &mut rng);
             dst.copy_from_slice(&mel.log_mel(&wave));
         };
-        // Each sample's audio depends only on its own seed stream, so splitting the work across
-        // threads cannot change the values.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let per_thread = n.div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            for (t, part) in audio_values.chunks_mut(per_thread * audio_d).enumerate() {
-                let render = &render;
-                scope.spawn(move || {
-                    for (k, dst) in part.chunks_exact_mut(audio_d).enumerate() {
-                        render(t * per_thread + k, dst);
-                    }
-                });
-            }
+        // The rendered log-mels depend on nothing but these inputs (the image settings are not
+        // among them), so a cached copy under this key is exactly what rendering would give.
+        let cache_settings = serde_json::json!({
+            "seed": self.seed,
+            "audio": self.audio,
+            "mel": format!("{mel_cfg:?}"),
         });
+        let cache = LogMelCache::new(
+            &self.path,
+            &LogMelCache::key(&gz, &cache_settings.to_string()),
+        );
+        if let Some(cached) = cache.read(n * audio_d) {
+            audio_values = cached;
+        } else {
+            // Each sample's audio depends only on its own seed stream, so splitting the work
+            // across threads cannot change the values.
+            let threads = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8);
+            let per_thread = n.div_ceil(threads).max(1);
+            std::thread::scope(|scope| {
+                for (t, part) in audio_values.chunks_mut(per_thread * audio_d).enumerate() {
+                    let render = &render;
+                    scope.spawn(move || {
+                        for (k, dst) in part.chunks_exact_mut(audio_d).enumerate() {
+                            render(t * per_thread + k, dst);
+                        }
+                    });
+                }
+            });
+            cache.write(&audio_values);
+        }
         standardise(&mut audio_values, audio_d, &splits);
 
         // The store file's bytes hold the labels and splits (ids are positional), so hashing

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use burn::tensor::activation::{gelu, softmax};
+use crate::gelu::gelu;
+use burn::tensor::activation::softmax;
 use burn::tensor::module::{layer_norm, linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};

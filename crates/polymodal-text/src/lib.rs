@@ -19,6 +19,7 @@
 
 mod bert;
 mod error;
+mod gelu;
 mod model;
 mod tokenizer;
 
