@@ -7,3 +7,5 @@
 pub mod error;
 
 pub use error::LabError;
+pub mod project;
+pub mod serve;

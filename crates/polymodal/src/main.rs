@@ -26,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Lab(commands::label::Command),
     /// Train a fused multimodal classifier; writes a run directory.
     Train {
         /// TOML config (see configs/avdigits.toml for every key and its default). Optional with
@@ -272,6 +274,7 @@ fn print_eval(outcome: &commands::eval::EvalOutcome) {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Lab(cmd) => commands::label::run(cmd)?,
         Command::Train {
             config,
             dataset,

@@ -3,4 +3,5 @@ pub mod data;
 pub mod demo;
 pub mod embed;
 pub mod eval;
+pub mod label;
 pub mod train;
