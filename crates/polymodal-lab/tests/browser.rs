@@ -93,8 +93,9 @@ fn start_server(project: &Path, port: u16) -> Server {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
         let line = lines.next().expect("server exited before serving").unwrap();
-        if let Some(u) = line.strip_prefix("SERVING ") {
-            break u.to_string();
+        // The test harness prints "test serve_child ... " without a newline first.
+        if let Some((_, u)) = line.split_once("SERVING ") {
+            break u.trim().to_string();
         }
     };
     // Keep draining the child's stdout so it never blocks on a full pipe.

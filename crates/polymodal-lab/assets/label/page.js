@@ -66,7 +66,7 @@
       return;
     }
     $("sample-id").textContent = cur.id;
-    $("sample-meta").textContent = `round ${cur.round}, rank ${cur.rank + 1}`;
+    $("sample-meta").textContent = `— round ${cur.round}, rank ${cur.rank + 1}`;
     for (const m of cur.sample.modalities) {
       const card = el("div", { class: "modality" });
       card.appendChild(el("h4", {}, `${m.name} (${m.kind})`));

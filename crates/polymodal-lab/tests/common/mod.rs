@@ -45,7 +45,7 @@ pub fn make_dataset(root: &Path) -> PathBuf {
         } else {
             "test"
         };
-        let label = if i < DATASET_LABELLED || i >= TRAIN {
+        let label = if !(DATASET_LABELLED..TRAIN).contains(&i) {
             classes[i % 3]
         } else {
             ""
@@ -107,13 +107,41 @@ impl Reply {
     }
 }
 
-/// Sends raw bytes as one HTTP/1.1 request and reads the whole reply (`Connection: close`).
+/// Sends raw bytes as one HTTP/1.1 request and reads one reply: by `Content-Length`, chunked
+/// encoding, or to the end of the stream (some servers keep the connection open).
 pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Reply {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(bytes).expect("write");
+    read_reply(&mut s)
+}
+
+fn read_reply(s: &mut TcpStream) -> Reply {
     let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&out[..i]).to_ascii_lowercase();
+            let body_start = i + 4;
+            let len = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            let chunked = head.contains("transfer-encoding: chunked");
+            let complete = match len {
+                Some(n) => out.len() >= body_start + n,
+                None if chunked => out[body_start..].windows(5).any(|w| w == b"0\r\n\r\n"),
+                None => false,
+            };
+            if complete {
+                break;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
     parse_reply(&out)
 }
 
@@ -124,9 +152,7 @@ pub fn raw_then_eof(addr: SocketAddr, bytes: &[u8]) -> Reply {
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let _ = s.write_all(bytes);
     let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    parse_reply(&out)
+    read_reply(&mut s)
 }
 
 fn parse_reply(out: &[u8]) -> Reply {
