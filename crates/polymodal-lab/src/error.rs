@@ -66,6 +66,52 @@ pub enum LabError {
         #[source]
         source: Box<LabError>,
     },
+    // ---- labelling projects (project/, serve/) ----
+    #[error("{}: refusing to create a project here: the directory exists and is not empty", path.display())]
+    ProjectExists { path: PathBuf },
+    #[error("{}: not a polymodal project ({reason})", path.display())]
+    NotAProject { path: PathBuf, reason: String },
+    #[error("{}: project database: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{}: project schema version {found}, this polymodal reads version {expected}", path.display())]
+    SchemaVersion {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
+    #[error("{}: the dataset at {} changed since the project was created (fingerprint {found}, project recorded {recorded}); labels and selections refer to the old data, so the project refuses to open it", project.display(), dataset.display())]
+    FingerprintChanged {
+        project: PathBuf,
+        dataset: PathBuf,
+        recorded: String,
+        found: String,
+    },
+    #[error("unknown sample id `{0}`")]
+    UnknownId(String),
+    #[error("label `{label}` is not a class of this project (classes: {})", classes.join(", "))]
+    UnknownLabel { label: String, classes: Vec<String> },
+    #[error("sample `{id}` cannot be queued: {reason}")]
+    NotInPool { id: String, reason: String },
+    #[error("sample `{id}` is not waiting in the labelling queue ({state})")]
+    NotQueued { id: String, state: String },
+    #[error("sample `{id}` is leased to another labeller until its lease expires")]
+    LeasedToOther { id: String },
+    #[error("nothing to undo for `{who}`")]
+    NothingToUndo { who: String },
+    #[error("unknown round {0}")]
+    UnknownRound(u32),
+    #[error("{}: labels not imported, nothing was changed:\n{}", path.display(), problems.join("\n"))]
+    ImportRejected {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    #[error("{}: another process is training this project ({holder}); wait for it or remove the lock if that process is gone", path.display())]
+    TrainingLocked { path: PathBuf, holder: String },
+    #[error("labelling server: {0}")]
+    Server(String),
 }
 
 impl LabError {

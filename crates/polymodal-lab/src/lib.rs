@@ -28,9 +28,12 @@ pub mod eval;
 pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod rounds;
 pub mod rundir;
 pub mod simulate;
 pub mod stats;
 pub mod train;
 
 pub use error::LabError;
+pub mod project;
+pub mod serve;

@@ -28,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Lab(commands::label::Command),
     /// Train a fused multimodal classifier; writes a run directory.
     Train {
         /// TOML config (see configs/avdigits.toml for every key and its default). Optional with
@@ -246,6 +248,7 @@ fn locations() -> Locations {
 fn run(cli: Cli) -> Result<()> {
     let at = locations();
     match cli.command {
+        Command::Lab(cmd) => commands::label::run(cmd, &at)?,
         Command::Train {
             config,
             dataset,

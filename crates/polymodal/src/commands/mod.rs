@@ -1,3 +1,4 @@
 pub mod data;
+pub mod label;
 pub mod print;
 pub mod select;
