@@ -122,6 +122,11 @@ enum Command {
         #[arg(long)]
         no_simulation: bool,
     },
+    /// Small vision-language model and object hallucination (docs/HALLUCINATION.md).
+    Vl {
+        #[command(subcommand)]
+        what: commands::vl::VlCommand,
+    },
     /// Benchmarks of the hot paths (JSON on stdout).
     Bench {
         #[command(subcommand)]
@@ -368,6 +373,7 @@ fn run(cli: Cli) -> Result<()> {
             let out = out.unwrap_or_else(commands::demo::default_out);
             commands::demo::run(&out, &overrides, no_simulation)?;
         }
+        Command::Vl { what } => commands::vl::run(what)?,
         Command::Bench { what } => match what {
             BenchCommand::Selection {
                 strategy,

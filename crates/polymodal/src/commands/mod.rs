@@ -4,3 +4,4 @@ pub mod demo;
 pub mod embed;
 pub mod eval;
 pub mod train;
+pub mod vl;
