@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(c.chair_i, 0.25);
         assert_eq!(c.chair_s, 0.5);
         assert_eq!(c.recall, 1.0);
-        assert_eq!(c.length, (10.0 + 5.0) / 2.0);
+        assert_eq!(c.length, (11.0 + 5.0) / 2.0);
         // Omission lowers recall, not CHAIR; repeating a present object is not a hallucination.
         let c = chair(&[words("a three and a three")], &[vec![1, 3]], &names());
         assert_eq!((c.chair_i, c.chair_s, c.recall), (0.0, 0.0, 0.5));

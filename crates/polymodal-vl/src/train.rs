@@ -372,9 +372,15 @@ pub fn build_tokenizer(set: &SceneSet, seed: u64) -> Tokenizer {
     // Every class and count must be expressible even if a split lacked it.
     for n in &set.class_names {
         texts.push(format!(
-            "is there a {n} ? how many {n} ? no , there is no {n} ."
+            "is there a {n} ? how many {n} ? no , there is no {n} . yes , there is a {n} ."
         ));
     }
+    texts.extend(
+        crate::scenes::DESCRIBE_PROMPTS
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    texts.push("there is i see the image shows a , and .".into());
     for k in 0..=set.config.max_objects {
         texts.push(format!("there are {k} ."));
     }
