@@ -77,7 +77,7 @@ pub fn patch_side(side: usize) -> usize {
 impl VlModelConfig {
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(VlError::Config(m));
-        if self.d_model == 0 || self.heads == 0 || self.d_model % self.heads != 0 {
+        if self.d_model == 0 || self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
             return bad(format!(
                 "model.heads = {} must divide model.d_model = {}",
                 self.heads, self.d_model

@@ -681,6 +681,37 @@ pub(crate) mod tests {
         }
     }
 
+    /// The shipped configs document every key with its default.
+    #[test]
+    fn shipped_configs_parse_to_the_defaults() {
+        let scenes = parse_scene_config(
+            include_str!("../../../configs/vl-scenes.toml"),
+            "vl-scenes.toml",
+        )
+        .unwrap();
+        assert_eq!(scenes, SceneConfig::default());
+        let prefix = parse_run_config(
+            include_str!("../../../configs/vl-prefix.toml"),
+            "vl-prefix.toml",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(prefix.model, VlModelConfig::default());
+        assert_eq!(prefix.train, TrainConfig::default());
+        assert_eq!(prefix.variant, VariantConfig::default());
+        let cross = parse_run_config(
+            include_str!("../../../configs/vl-cross.toml"),
+            "vl-cross.toml",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            cross.model.conditioning,
+            crate::model::Conditioning::CrossAttention
+        );
+        assert_eq!(cross.train, TrainConfig::default());
+    }
+
     #[test]
     fn run_config_overrides_and_errors() {
         let c = parse_run_config(

@@ -160,7 +160,7 @@ impl VariantConfig {
 
 impl TrainConfig {
     pub fn check(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch == 0 || !(self.lr > 0.0) {
+        if self.epochs == 0 || self.batch == 0 || self.lr.is_nan() || self.lr <= 0.0 {
             return Err(VlError::Config(
                 "train.epochs, train.batch and train.lr must be > 0".into(),
             ));
