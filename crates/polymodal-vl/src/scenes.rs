@@ -722,6 +722,63 @@ mod tests {
         );
     }
 
+    fn dataset(names: &[&str], shape: Vec<usize>) -> Dataset {
+        use polymodal_core::{ModalitySpec, SampleId};
+        let d: usize = shape.iter().product();
+        let n = names.len() * 3;
+        Dataset {
+            name: "imported".into(),
+            ids: (0..n).map(|i| SampleId(format!("s{i}"))).collect(),
+            labels: (0..n).map(|i| Some(i % names.len())).collect(),
+            class_names: names.iter().map(|s| s.to_string()).collect(),
+            splits: (0..n)
+                .map(|i| [Split::Train, Split::Val, Split::Test][i / names.len()])
+                .collect(),
+            modalities: vec![polymodal_data::ModalityData {
+                spec: ModalitySpec {
+                    name: "photo".into(),
+                    kind: ModalityKind::Image,
+                    shape,
+                },
+                // Standardised values (negative and above 1): mapped back to [0, 1] per image.
+                values: (0..n * d).map(|i| (i % 5) as f32 * 0.7 - 1.0).collect(),
+                present: vec![true; n],
+            }],
+            fingerprint: String::new(),
+        }
+    }
+
+    /// Any imported labelled image set works as a source, not only the digits.
+    #[test]
+    fn scenes_from_an_imported_dataset() {
+        let data = dataset(&["cat", "dog", "cow", "hen"], vec![1, 10, 10]);
+        let src = SourceImages::from_dataset(&data).unwrap();
+        assert_eq!(src.side, 10);
+        assert!(src.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(src.pixels.iter().copied().fold(0.0, f32::max), 1.0);
+        let cfg = SceneConfig {
+            pairs: vec![[0, 1]],
+            train: 20,
+            val: 5,
+            test: 5,
+            ..SceneConfig::default()
+        };
+        let set = compose(&cfg.check(4).unwrap(), &src, "imported").unwrap();
+        assert_eq!((set.side, set.scenes.len()), (30, 40));
+        let e = SourceImages::from_dataset(&dataset(&["cat", "dog", "cow"], vec![3, 10, 10]))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("single-channel square images"),
+            "{e}"
+        );
+        let e = SourceImages::from_dataset(&dataset(&["big cat", "dog", "cow"], vec![1, 10, 10]))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "class name `big cat` must be one lower-case word to be an object word in captions"
+        );
+    }
+
     #[test]
     fn bad_configs_are_refused_with_the_key() {
         let e = SceneConfig {
