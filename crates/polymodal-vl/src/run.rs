@@ -110,6 +110,12 @@ pub fn train_run(
     mut on_epoch: impl FnMut(&EpochLog),
 ) -> Result<TrainSummary> {
     let started = std::time::Instant::now();
+    if out.join(MODEL_DIR).exists() {
+        return Err(VlError::file(
+            out,
+            "already holds a trained model; choose a new --out",
+        ));
+    }
     let set = SceneSet::load(&cfg.scenes)?;
     // The vocabulary depends only on the scenes (fixed QA seed), so a variant and its reference
     // share it.
@@ -769,6 +775,12 @@ pub(crate) mod tests {
         let vd = vd_stats(&run, SceneSplit::Train, 9, None, 0.5).unwrap();
         assert_eq!(vd.samples, 9);
         assert!(vd_markdown(&vd).contains("| object |"));
+        let e = train_run(&cfg, &base, |_| {}).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("already holds a trained model; choose a new --out"),
+            "{e}"
+        );
         // Same config and seed ⇒ same weights ⇒ same summary numbers.
         let again = train_run(&cfg, &dir.path().join("again"), |_| {}).unwrap();
         assert_eq!(again.final_loss, s.final_loss);
