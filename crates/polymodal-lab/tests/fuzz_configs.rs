@@ -110,7 +110,7 @@ fn random_overrides(rng: &mut impl Rng) -> Vec<String> {
             let key = KEYS.choose(rng).unwrap();
             let value = VALUES.choose(rng).unwrap();
             match rng.random_range(0..10) {
-                0 => format!("{key}"),
+                0 => key.to_string(),
                 1 => format!("={value}"),
                 2 => format!("{key}..x={value}"),
                 _ => format!("{key}={value}"),

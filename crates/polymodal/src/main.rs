@@ -132,6 +132,11 @@ enum Command {
     /// Select the next samples to label from arrays exported by a model trained elsewhere
     /// (PyTorch, JAX): ids, fused probabilities, per-modality features (docs/SELECT_ARRAYS.md).
     Select(commands::select::SelectArgs),
+    /// Small vision-language model and object hallucination (docs/HALLUCINATION.md).
+    Vl {
+        #[command(subcommand)]
+        what: commands::vl::VlCommand,
+    },
     /// Benchmarks of the hot paths (JSON on stdout).
     Bench {
         #[command(subcommand)]
@@ -421,6 +426,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             println!("{}", serde_json::to_string(&json)?);
         }
+        Command::Vl { what } => commands::vl::run(what, &at)?,
     }
     Ok(())
 }

@@ -2,3 +2,4 @@ pub mod data;
 pub mod label;
 pub mod print;
 pub mod select;
+pub mod vl;
