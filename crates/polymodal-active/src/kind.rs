@@ -92,7 +92,7 @@ impl std::str::FromStr for StrategyKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StrategyParams {
-    /// MC-dropout passes `T` for BALD (default 10, methods.md §4.3).
+    /// MC-dropout passes `T` for BALD (default 10, docs/METHODS.md §4.3).
     pub mc_passes: usize,
     /// Lloyd iterations for k-means (default 20).
     pub kmeans_iters: usize,

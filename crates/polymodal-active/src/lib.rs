@@ -12,7 +12,7 @@
 //! - the same rng state gives the same selection, whatever the number of threads; score ties go
 //!   to the lower pool position.
 //!
-//! Strategies (methods.md §1, §3, §4): `random`, `entropy`, `margin`, `least_confidence`,
+//! Strategies (docs/METHODS.md §1, §3, §4): `random`, `entropy`, `margin`, `least_confidence`,
 //! `bald` (MC dropout), `coreset` (k-center greedy), `kmeans` (Lloyd), `badge` and `bmmal`
 //! (Shapley-balanced BADGE). BADGE and BMMAL never build the `n x C·Σd` gradient embedding:
 //! distances are factorised (see [`kernels::GradEmbedding`]), so memory stays `O(n (C + Σd))`

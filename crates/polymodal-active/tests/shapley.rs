@@ -23,7 +23,7 @@ fn two_modalities_match_the_closed_form() {
     let (n, c) = (9, 4);
     let v = random_subset_probs(2, n, c, 1);
     let phi = shapley_values(&v, 2, n, c).unwrap();
-    // methods.md §1.3: v0 = {}, v1 = {m1}, v2 = {m2}, v12 = {m1, m2} (bitmask 1 = m1, 2 = m2)
+    // docs/METHODS.md §1.3: v0 = {}, v1 = {m1}, v2 = {m2}, v12 = {m1, m2} (bitmask 1 = m1, 2 = m2)
     for k in 0..n * c {
         let (v0, v1, v2, v12) = (v[0][k], v[1][k], v[2][k], v[3][k]);
         let phi1 = ((v12 - v2) + (v1 - v0)) / 2.0;

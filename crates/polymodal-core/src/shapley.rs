@@ -1,6 +1,6 @@
 //! Exact per-sample Shapley values of the modalities, from the fused softmax of every modality
-//! subset (the others' features zeroed at the fusion input, methods.md §1.3). Used by BMMAL and
-//! as an evaluation metric (mean contribution at the true label, methods.md §1.8).
+//! subset (the others' features zeroed at the fusion input, docs/METHODS.md §1.3). Used by BMMAL and
+//! as an evaluation metric (mean contribution at the true label, docs/METHODS.md §1.8).
 //!
 //! Cost: `O(n · C · M · 2^(M-1))` time and `M · n · C` floats of output, plus the `2^M` subset
 //! forward passes the caller already made. [`MAX_MODALITIES`] bounds M.
@@ -123,7 +123,7 @@ fn coalitions_without(m: usize, modalities: usize) -> Vec<(usize, f32)> {
 /// `subset_probs`: `2^M x [n, C]`, index = bitmask of kept modalities (entry 0 = all dropped,
 /// entry `2^M - 1` = fused). Returns `M x [n, C]` with
 /// `phi_m = Σ_{S ⊆ M\{m}} |S|!(M-|S|-1)!/M! · (v(S ∪ {m}) - v(S))`, v = subset probs.
-/// For M = 2 this is methods.md §1.3. Efficiency holds: `Σ_m phi_m = v(all) - v(∅)`.
+/// For M = 2 this is docs/METHODS.md §1.3. Efficiency holds: `Σ_m phi_m = v(all) - v(∅)`.
 pub fn shapley_values(
     subset_probs: &[Vec<f32>],
     modalities: usize,
@@ -225,7 +225,7 @@ pub fn normalise_contributions(phi_at: &[Vec<f32>]) -> Vec<Vec<f32>> {
 /// `phi`: `M x [n, C]` from [`shapley_values`]; `class_of_sample`: `[n]` (the pseudo-label for
 /// BMMAL, the true label for evaluation). Returns `M x [n]`; each sample's contributions sum to 1.
 /// If every `|phi_m|` is 0 the sample gets `1/M` each. (This replaces the `+ 1e-12` of the
-/// denominator in methods.md §1.3: same values whenever the sum is not tiny, exact normalisation
+/// denominator in docs/METHODS.md §1.3: same values whenever the sum is not tiny, exact normalisation
 /// always, no 0/0.)
 pub fn contributions_at(
     phi: &[Vec<f32>],
@@ -292,7 +292,7 @@ pub fn mean_contributions_of(
 }
 
 /// BMMAL dominance scales from contributions `M x [n]`: `s_m = 1 - (max_k c_k - c_m)`.
-/// For M = 2 this is methods.md §1.4: the dominant modality gets 1, the weak one `1 - |c1 - c2|`,
+/// For M = 2 this is docs/METHODS.md §1.4: the dominant modality gets 1, the weak one `1 - |c1 - c2|`,
 /// ties give both 1.
 pub fn dominance_scales(contributions: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let n = contributions.first().map_or(0, Vec::len);

@@ -191,10 +191,9 @@ fn content_sha256(values: &[u8], texts: &[u8]) -> String {
     format!("{:x}", h.finalize())
 }
 
+/// safetensors stores little-endian, which is every platform polymodal targets.
 fn bytemuck_f32(v: &[f32]) -> &[u8] {
-    // SAFETY: f32 has no padding or invalid bit patterns, and u8 has alignment 1. safetensors
-    // stores little-endian, which is every platform polymodal targets.
-    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+    bytemuck::cast_slice(v)
 }
 
 pub fn read_meta(dir: &Path) -> Result<StoreMeta, DataError> {

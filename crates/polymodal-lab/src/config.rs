@@ -129,6 +129,32 @@ impl RunConfig {
     fn validate(&self, origin: &str) -> Result<(), LabError> {
         self.model.validate().map_err(|e| invalid(origin, e))?;
         self.train.validate().map_err(|e| invalid(origin, e))?;
+        // Upper bounds: a typo (an extra zero or three) becomes an error naming the key, not
+        // an out-of-memory abort after the data has loaded.
+        let m = &self.model;
+        let t = &self.train;
+        let bounds: [(&str, usize, usize); 8] = [
+            ("model.feature_dim", m.feature_dim, 65_536),
+            ("model.fusion_dim", m.fusion_dim, 65_536),
+            ("model.mlp_hidden", m.mlp_hidden, 65_536),
+            ("model.text_embed_dim", m.text_embed_dim, 65_536),
+            (
+                "model.conv_channels",
+                m.conv_channels.iter().copied().max().unwrap_or(0),
+                4_096,
+            ),
+            ("train.batch_size", t.batch_size, 65_536),
+            ("train.eval_batch_size", t.eval_batch_size, 65_536),
+            ("train.epochs", t.epochs, 100_000),
+        ];
+        for (key, value, max) in bounds {
+            if value > max {
+                return Err(invalid(
+                    origin,
+                    format!("key `{key}`: {value} is more than {max}"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -508,6 +534,22 @@ mod tests {
         assert!(e.to_string().contains("nested bases"), "{e}");
         let e = RunConfig::parse("base = \"nope.toml\"", "x", &[]).unwrap_err();
         assert!(e.to_string().contains("no built-in config"), "{e}");
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_before_any_work() {
+        for (set, key) in [
+            ("model.feature_dim=1000000000", "model.feature_dim"),
+            ("model.conv_channels=[16, 1000000]", "model.conv_channels"),
+            ("train.batch_size=100000000", "train.batch_size"),
+        ] {
+            let e = RunConfig::parse("", "x.toml", &[set.into()])
+                .unwrap()
+                .check("x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains("more than"), "{e}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Modality diagnostics of a trained model on a split: the exact Shapley value of every modality
-//! per sample (all `2^M` subsets, the others zeroed at the fusion input; methods.md §1.3), each
-//! modality's normalised contribution at the true label and its mean (methods.md §1.8), and the
+//! per sample (all `2^M` subsets, the others zeroed at the fusion input; docs/METHODS.md §1.3), each
+//! modality's normalised contribution at the true label and its mean (docs/METHODS.md §1.8), and the
 //! fused accuracy with each modality dropped. Computed for every evaluation with `M <= 4`.
 
 use crate::LabError;

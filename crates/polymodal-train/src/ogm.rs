@@ -1,19 +1,19 @@
 //! OGM-GE: on-the-fly gradient modulation with generalisation enhancement (Peng et al.,
-//! CVPR 2022; methods.md §5), between `backward()` and the optimiser step.
+//! CVPR 2022; docs/METHODS.md §5), between `backward()` and the optimiser step.
 //!
 //! Per mini-batch, each modality's score is the summed softmax probability of the true class
-//! from its own logits (methods.md §5.2: `score_m = Σ_i softmax(out_m(i))[y_i]`; our per-modality
+//! from its own logits (docs/METHODS.md §5.2: `score_m = Σ_i softmax(out_m(i))[y_i]`; our per-modality
 //! logits are the auxiliary heads', the role `out_a` / `out_v` play in the paper). The dominant
 //! modality is the one with the highest score, its discrepancy ratio is
 //! `ρ = score_dom / mean(score_others)` (for two modalities exactly the paper's `ρ_v` or
 //! `ρ_a = 1/ρ_v`, whichever is ≥ 1), and every gradient of its encoder is multiplied by
-//! `k = 1 - tanh(α·ρ)` (methods.md §5.3); the other encoders keep `k = 1`. Parameters are chosen
+//! `k = 1 - tanh(α·ρ)` (docs/METHODS.md §5.3); the other encoders keep `k = 1`. Parameters are chosen
 //! by ownership — every parameter of `encoders[m]` — not by tensor rank (the paper's code
 //! modulates only 4-D conv kernels).
 //!
 //! The GE part, when enabled, adds `N(0, σ²)` with `σ = std(grad before scaling) + 1e-8`, fresh
 //! per tensor, to every encoder's gradients every active step, including modalities with `k = 1`
-//! (methods.md §5.3). Noise is drawn from our seeded RNG, so runs stay reproducible.
+//! (docs/METHODS.md §5.3). Noise is drawn from our seeded RNG, so runs stay reproducible.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;

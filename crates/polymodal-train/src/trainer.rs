@@ -199,7 +199,7 @@ pub fn train_step(
             ogm: None,
         };
     }
-    // methods.md §5.2: score_m = Σ_i softmax(out_m(i))[y_i], here over the samples that have
+    // docs/METHODS.md §5.2: score_m = Σ_i softmax(out_m(i))[y_i], here over the samples that have
     // modality m, from the detached per-modality logits.
     let ogm_plan = ogm_opts.map(|(alpha, noise)| {
         let scores: Vec<f64> = out

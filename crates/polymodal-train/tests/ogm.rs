@@ -30,7 +30,7 @@ fn coefficient_is_in_zero_one_and_decreasing() {
 
 #[test]
 fn plan_modulates_only_the_dominant_modality() {
-    // methods.md §5.2 with audio weak: score_v / score_a = 3 → visual (index 0) modulated.
+    // docs/METHODS.md §5.2 with audio weak: score_v / score_a = 3 → visual (index 0) modulated.
     let (dom, rho, k) = plan(&[30.0, 10.0], 0.5);
     assert_eq!(dom, 0);
     assert!((rho - 3.0).abs() < 1e-12);

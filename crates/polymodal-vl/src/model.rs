@@ -577,15 +577,7 @@ pub fn teacher_forcing(seqs: &[(Vec<usize>, usize)]) -> (Vec<i64>, Vec<i64>, usi
     (inputs, targets, t)
 }
 
-pub fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best
-}
+pub use polymodal_core::metrics::argmax;
 
 fn sample_top_k(
     row: &[f32],

@@ -381,3 +381,17 @@ fn compare_writes_one_table_and_resumes() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("different config"), "{}", stderr(&o));
 }
+
+#[test]
+fn demo_refuses_a_non_empty_output_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
+    let o = polymodal(&["demo", "--out", dir.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

@@ -1,4 +1,4 @@
-//! The (block-scaled) BADGE gradient embedding, never materialised (methods.md §3.3).
+//! The (block-scaled) BADGE gradient embedding, never materialised (docs/METHODS.md §3.3).
 //!
 //! Row `i` is `g_i = concat_m (s_mi · a_i ⊗ z_mi)` with `a_i = p_i - onehot(argmax p_i)` from the
 //! fused probabilities. BADGE is the case `s = 1` (then `g_i = a_i ⊗ [z_1i; ...; z_Mi]`). Distances

@@ -1,4 +1,4 @@
-//! k-center greedy (Sener & Savarese 2018; methods.md §4.2): repeatedly pick the point farthest
+//! k-center greedy (Sener & Savarese 2018; docs/METHODS.md §4.2): repeatedly pick the point farthest
 //! from every centre so far. Memory `O(n)` beyond the borrowed blocks (no n × n matrix); each
 //! step is one parallel pass that both lowers `δ_j = min(δ_j, ||x_j - x_new||²)` and finds the
 //! next arg-max.

@@ -1,4 +1,4 @@
-//! k-means++ seeding (D² sampling), the selection step of BADGE and BMMAL (methods.md §1.6, §3.2)
+//! k-means++ seeding (D² sampling), the selection step of BADGE and BMMAL (docs/METHODS.md §1.6, §3.2)
 //! and the initialisation of Lloyd k-means.
 //!
 //! Per step: one parallel pass `D_i = min(D_i, d(i, new)²)` over all rows, which also yields

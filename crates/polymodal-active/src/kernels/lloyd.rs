@@ -1,4 +1,4 @@
-//! Lloyd k-means on the fused features, then one representative per cluster (methods.md §4.4,
+//! Lloyd k-means on the fused features, then one representative per cluster (docs/METHODS.md §4.4,
 //! with full-batch Lloyd iterations instead of scikit-learn's MiniBatchKMeans).
 
 use rayon::prelude::*;

@@ -1,4 +1,4 @@
-//! Per-row uncertainty scores on softmax rows `[n, C]` (methods.md §4.1, §4.3). Every score is
+//! Per-row uncertainty scores on softmax rows `[n, C]` (docs/METHODS.md §4.1, §4.3). Every score is
 //! "higher = more informative", so all of them feed the same top-k.
 
 use rayon::prelude::*;

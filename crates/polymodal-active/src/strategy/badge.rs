@@ -3,11 +3,11 @@ use crate::kernels::{kmeanspp, FirstCentre, GradEmbedding};
 use crate::{ActiveError, SelectionContext};
 use polymodal_core::seed::Rng;
 
-/// BADGE (methods.md §3): k-means++ seeding on the gradient embeddings
+/// BADGE (docs/METHODS.md §3): k-means++ seeding on the gradient embeddings
 /// `g_i = (p_i - onehot(argmax p_i)) ⊗ [z_1i; ...; z_Mi]` of the fused head. The first centre is
 /// the largest `||g_i||` (ties to the lowest pool position), then D² sampling from the rng.
 ///
-/// `g` is never built: distances use the factorisation of methods.md §3.3 (see
+/// `g` is never built: distances use the factorisation of docs/METHODS.md §3.3 (see
 /// [`GradEmbedding`]). Memory: one `[n, C]` copy of the probabilities plus `O(n)`; the feature
 /// blocks are read in place. Each pick is one parallel pass of `O(n (C + Σd))`.
 #[derive(Debug, Clone, Copy, Default)]

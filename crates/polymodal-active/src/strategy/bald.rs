@@ -1,7 +1,7 @@
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
 
-/// BALD with MC dropout (methods.md §4.3): top mutual information
+/// BALD with MC dropout (docs/METHODS.md §4.3): top mutual information
 /// `MI = H(mean_t p_t) - mean_t H(p_t)` over `passes` stochastic fused passes.
 #[derive(Debug, Clone, Copy)]
 pub struct Bald {

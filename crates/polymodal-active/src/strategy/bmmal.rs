@@ -4,15 +4,15 @@ use crate::shapley::{dominance_scales, normalise_contributions, shapley_values_a
 use crate::{check, ActiveError, SelectionContext};
 use polymodal_core::seed::Rng;
 
-/// BMMAL (methods.md §1): BADGE with each modality's block of the gradient embedding scaled by
+/// BMMAL (docs/METHODS.md §1): BADGE with each modality's block of the gradient embedding scaled by
 /// how much that modality dominates the sample's prediction.
 ///
 /// 1. Exact Shapley values of the modalities from `ctx.subset_probs()` at the pseudo-label
 ///    `ŷ = argmax p` of the fused head, normalised to contributions `c_m` (sum 1).
 /// 2. Scales `s_m = 1 - (max_k c_k - c_m)`: the dominant modality keeps 1; for M = 2 the weak one
-///    gets `1 - |c1 - c2|` (methods.md §1.4).
+///    gets `1 - |c1 - c2|` (docs/METHODS.md §1.4).
 /// 3. `g_i = concat_m (s_mi · a_i ⊗ z_mi)` with `a_i = p_i - onehot(ŷ_i)` from the fused
-///    probabilities for every block (methods.md §9.3), and k-means++ seeding exactly as
+///    probabilities for every block (docs/METHODS.md §1.5), and k-means++ seeding exactly as
 ///    [`Badge`](super::Badge), with the blockwise factorised distance.
 ///
 /// With all scales 1 this is BADGE (same seed ⇒ same selection).

@@ -3,7 +3,7 @@ use crate::kernels::{kcenter_greedy, Blocks};
 use crate::{check, ActiveError, SelectionContext};
 use polymodal_core::seed::Rng;
 
-/// Core-set by k-center greedy (methods.md §4.2) on the fused features `z = [z_1; ...; z_M]`,
+/// Core-set by k-center greedy (docs/METHODS.md §4.2) on the fused features `z = [z_1; ...; z_M]`,
 /// Euclidean, with the labelled points as initial centres. With no labelled points the first pick
 /// is the pool point farthest from the pool mean. Deterministic (ignores the rng); ties go to the
 /// lower pool position.

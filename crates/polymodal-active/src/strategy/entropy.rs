@@ -2,7 +2,7 @@ use super::fused_probs;
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
 
-/// Maximum entropy `H(p) = -Σ_c p_c ln p_c` of the fused softmax (methods.md §4.1).
+/// Maximum entropy `H(p) = -Σ_c p_c ln p_c` of the fused softmax (docs/METHODS.md §4.1).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Entropy;
 

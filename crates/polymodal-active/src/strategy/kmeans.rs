@@ -3,7 +3,7 @@ use crate::kernels::kmeans_select;
 use crate::{ActiveError, SelectionContext};
 use polymodal_core::seed::Rng;
 
-/// k-means sampling (methods.md §4.4): Lloyd k-means with `budget` clusters on the fused pool
+/// k-means sampling (docs/METHODS.md §4.4): Lloyd k-means with `budget` clusters on the fused pool
 /// features (k-means++ initialisation from the rng, `iters` iterations), then from each cluster
 /// the member nearest its centroid. Empty clusters are filled with the unselected point nearest
 /// their centroid, so exactly `budget` distinct ids come back.

@@ -2,7 +2,7 @@ use super::fused_probs;
 use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
 
-/// Least confidence: smallest `max_c p_c` of the fused softmax (methods.md §4.1).
+/// Least confidence: smallest `max_c p_c` of the fused softmax (docs/METHODS.md §4.1).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LeastConfidence;
 

@@ -3,7 +3,7 @@ use crate::kernels::uncertainty;
 use crate::{ActiveError, SelectionContext};
 
 /// Smallest margin `p(1) - p(2)` between the two most probable classes of the fused softmax
-/// (methods.md §4.1).
+/// (docs/METHODS.md §4.1).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Margin;
 
