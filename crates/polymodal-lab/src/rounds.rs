@@ -82,8 +82,23 @@ struct RoundData {
     names: Vec<String>,
 }
 
-fn round_data(project: &Project) -> Result<RoundData, LabError> {
-    let mut data = project.dataset().load()?.data;
+fn round_data(project: &Project, cfg: &RunConfig) -> Result<RoundData, LabError> {
+    // The values come with the project config's settings (AV-Digits degradations, text
+    // features), as `train` and `simulate` load them; ids, labels and splits do not depend on
+    // them.
+    let mut data = match project.dataset() {
+        crate::project::DatasetSource::AvDigits(dir) => {
+            let mut av = cfg.data.clone();
+            av.path = dir.clone();
+            av.load()?
+        }
+        crate::project::DatasetSource::Store(dir) => polymodal_data::store::load(
+            dir,
+            &polymodal_data::store::StoreLoadConfig {
+                text_features: cfg.dataset.text_features,
+            },
+        )?,
+    };
     let index: HashMap<String, usize> = data
         .ids
         .iter()
@@ -127,7 +142,7 @@ pub fn train(
     let mut project = Project::open(project_dir)?;
     let _lock = project.lock_training()?;
     let (cfg, _) = project_config(&project)?;
-    let d = round_data(&project)?;
+    let d = round_data(&project, &cfg)?;
     if d.labelled.is_empty() {
         return Err(LabError::Invalid(format!(
             "{}: no labels yet; label some samples (label serve / label import) first",
@@ -170,7 +185,97 @@ pub fn train(
         .map_err(|e| LabError::Invalid(format!("round metrics: {e}")))?;
     polymodal_core::fsutil::write_atomic(&dir.join("metrics.json"), json.as_bytes())?;
     project.record_round(round, Some(&dir.join(CHECKPOINT)), &json)?;
+    write_report(project_dir, &project)?;
     Ok(metrics)
+}
+
+pub const REPORT: &str = "report.md";
+
+/// `report.md` and `curves.svg/png` in the project: the learning curve of the rounds so far
+/// (fused and per-modality test accuracy against labels) and a table of the rounds.
+pub fn write_report(project_dir: &Path, project: &Project) -> Result<(), LabError> {
+    use crate::plot::{write_figure, Panel};
+    use std::fmt::Write as _;
+    let rounds: Vec<(String, RoundMetrics)> = project
+        .rounds()?
+        .into_iter()
+        .filter_map(|r| {
+            let m: RoundMetrics = serde_json::from_str(r.metrics.as_deref()?).ok()?;
+            Some((r.strategy, m))
+        })
+        .collect();
+    let Some((_, first)) = rounds.first() else {
+        return Ok(());
+    };
+    let names = first.modalities.clone();
+    let point = |m: &RoundMetrics, v: f64| (m.n_labeled as f64, v, 0.0);
+    let mut fused = vec![("fused".to_string(), Vec::new())];
+    let mut per: Vec<(String, Vec<(f64, f64, f64)>)> = names
+        .iter()
+        .map(|n| (format!("{n} only"), Vec::new()))
+        .collect();
+    for (_, m) in &rounds {
+        fused[0].1.push(point(m, m.accuracy));
+        for (k, series) in per.iter_mut().enumerate() {
+            let v = m.modality_accuracy.get(k).copied().unwrap_or(f64::NAN);
+            series.1.push(point(m, v));
+        }
+    }
+    write_figure(
+        project_dir,
+        "curves",
+        &[
+            Panel {
+                title: "fused test accuracy".into(),
+                y_label: "accuracy".into(),
+                series: fused,
+            },
+            Panel {
+                title: "per-modality test accuracy".into(),
+                y_label: "accuracy".into(),
+                series: per,
+            },
+        ],
+        "labelled samples",
+    )?;
+    let mut md = String::new();
+    writeln!(
+        md,
+        "# Labelling project
+"
+    )?;
+    writeln!(
+        md,
+        "Dataset `{}`.
+",
+        project.dataset().path().display()
+    )?;
+    writeln!(
+        md,
+        "![learning curve](curves.svg)
+"
+    )?;
+    write!(md, "| round | strategy | labels | fused acc | macro-F1 |")?;
+    for n in &names {
+        write!(md, " {n} acc | {n} contribution |")?;
+    }
+    writeln!(md)?;
+    writeln!(md, "|{}", "---|".repeat(5 + 2 * names.len()))?;
+    for (strategy, m) in &rounds {
+        write!(
+            md,
+            "| {} | {strategy} | {} | {:.4} | {:.4} |",
+            m.round, m.n_labeled, m.accuracy, m.macro_f1
+        )?;
+        for k in 0..names.len() {
+            let a = m.modality_accuracy.get(k).copied().unwrap_or(f64::NAN);
+            let c = m.contribution.get(k).copied().unwrap_or(f64::NAN);
+            write!(md, " {a:.4} | {c:.4} |")?;
+        }
+        writeln!(md)?;
+    }
+    polymodal_core::fsutil::write_atomic(&project_dir.join(REPORT), md.as_bytes())?;
+    Ok(())
 }
 
 /// Selects `budget` samples from the pool with `kind`, using the latest round's model (trained
@@ -211,7 +316,7 @@ pub fn select(
         .last()
         .cloned()
         .ok_or_else(|| LabError::Invalid("no trained round".into()))?;
-    let d = round_data(&project)?;
+    let d = round_data(&project, &cfg)?;
     let pool: Vec<usize> = project
         .pool()?
         .iter()

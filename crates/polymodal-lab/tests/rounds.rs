@@ -96,4 +96,9 @@ fn labelling_rounds_with_the_hidden_labels_follow_the_simulation() {
         v.iter().map(|(n, a)| (*n, format!("{a:.6}"))).collect()
     };
     assert_eq!(round(&project_curve), round(&curve));
+    // The project's report shows the learning curve.
+    let report = std::fs::read_to_string(proj.join("report.md")).unwrap();
+    assert!(report.contains("![learning curve](curves.svg)"), "{report}");
+    assert_eq!(report.matches("| bmmal |").count(), 2, "{report}");
+    assert!(proj.join("curves.png").exists() && proj.join("curves.svg").exists());
 }

@@ -182,6 +182,10 @@ pub fn run(cmd: Command, at: &Locations) -> Result<()> {
                     m.accuracy,
                     per.join(", ")
                 );
+                println!(
+                    "report with the learning curve: {}",
+                    project.join(polymodal_lab::rounds::REPORT).display()
+                );
                 Ok(())
             }
         },
