@@ -210,7 +210,7 @@ pub fn write_report(project_dir: &Path, project: &Project) -> Result<(), LabErro
     let names = first.modalities.clone();
     let point = |m: &RoundMetrics, v: f64| (m.n_labeled as f64, v, 0.0);
     let mut fused = vec![("fused".to_string(), Vec::new())];
-    let mut per: Vec<(String, Vec<(f64, f64, f64)>)> = names
+    let mut per: Vec<(String, crate::plot::Curve)> = names
         .iter()
         .map(|n| (format!("{n} only"), Vec::new()))
         .collect();
