@@ -202,7 +202,7 @@ pub trait Extension:
     /// Its table name (`active`, `compare`).
     const KEY: &'static str;
     /// Validates the extension's own values; `base` is already valid.
-    fn validate(&self, base: &RunConfig) -> Result<(), String>;
+    fn validate(&self, base: &RunConfig) -> Result<(), LabError>;
 }
 
 /// The base training config plus one extension table. Seeds are the extension's (one run per
@@ -420,13 +420,13 @@ pub fn parse_as<T: DeserializeOwned>(
 
 /// `a.b.c=value`: value is parsed as TOML (so `3`, `1e-3`, `true`, `[1, 2]`, `"x"`), and a bare
 /// word that is not valid TOML is taken as a string (`model.fusion=gated`).
-fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), String> {
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), LabError> {
     let (key, raw) = item
         .split_once('=')
-        .ok_or_else(|| "expected key=value".to_string())?;
+        .ok_or_else(|| LabError::Invalid("expected key=value".into()))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(str::is_empty) {
-        return Err(format!("`{key}` is not a dotted key"));
+        return Err(LabError::Invalid(format!("`{key}` is not a dotted key")));
     }
     let value: toml::Value = format!("v = {raw}")
         .parse::<toml::Table>()
@@ -441,7 +441,7 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), String> {
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cur = entry
             .as_table_mut()
-            .ok_or_else(|| format!("`{part}` is not a table"))?;
+            .ok_or_else(|| LabError::Invalid(format!("`{part}` is not a table")))?;
     }
     cur.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())

@@ -92,7 +92,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.epochs == 0 {
             return Err("train.epochs must be at least 1".into());
         }
@@ -100,7 +100,7 @@ impl TrainConfig {
             return Err("train.batch_size and train.eval_batch_size must be at least 1".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("train.lr = {} must be a positive number", self.lr));
+            return Err(format!("train.lr = {} must be a positive number", self.lr).into());
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err("train.weight_decay must be >= 0".into());
@@ -109,16 +109,14 @@ impl TrainConfig {
             return Err("train.min_lr_ratio must be in [0, 1]".into());
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(format!(
-                "train.momentum = {} must be in [0, 1)",
-                self.momentum
-            ));
+            return Err(format!("train.momentum = {} must be in [0, 1)", self.momentum).into());
         }
         if !(0.0..1.0).contains(&self.modality_dropout) {
             return Err(format!(
                 "train.modality_dropout = {} must be in [0, 1)",
                 self.modality_dropout
-            ));
+            )
+            .into());
         }
         self.ogm.validate()?;
         let w = &self.loss_weights;
@@ -179,5 +177,22 @@ mod tests {
         assert!((c.lr_at(10, 10, 100) - c.lr).abs() < 1e-12);
         assert!((c.lr_at(100, 10, 100) - c.lr * c.min_lr_ratio).abs() < 1e-12);
         assert!(c.lr_at(50, 10, 100) < c.lr);
+    }
+}
+
+/// A training-config value no run can use; the message names the dotted key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl From<String> for ConfigError {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_string())
     }
 }

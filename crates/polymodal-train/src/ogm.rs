@@ -50,9 +50,9 @@ impl Default for OgmConfig {
 }
 
 impl OgmConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(format!("train.ogm.alpha = {} must be > 0", self.alpha));
+            return Err(format!("train.ogm.alpha = {} must be > 0", self.alpha).into());
         }
         if self.start_epoch == 0 {
             return Err("train.ogm.start_epoch is 1-based: must be >= 1".into());

@@ -256,7 +256,7 @@ pub fn train(
         checkpoint,
         init_from,
     } = req;
-    cfg.validate().map_err(TrainError::Config)?;
+    cfg.validate().map_err(|e| TrainError::Config(e.0))?;
     if train_indices.is_empty() {
         return Err(TrainError::Empty("training"));
     }

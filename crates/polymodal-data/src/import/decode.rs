@@ -5,6 +5,7 @@
 //! Every failure is a `String` reason; the caller attaches the line and id.
 
 use super::schema::ModalitySchema;
+use super::CellError;
 use crate::audio::{MelConfig, MelFrontEnd};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub const MAX_CHANNELS: u16 = 32;
 /// Runs one decoder call so that a panic inside a decoder library (a hostile or corrupt file
 /// hitting an unchecked assumption) becomes this cell's error instead of aborting the import.
 /// This is the last resort; the explicit header checks below catch the known cases first.
-pub fn guarded<T>(cell: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub fn guarded<T>(cell: &str, f: impl FnOnce() -> Result<T, CellError>) -> Result<T, CellError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -33,9 +34,10 @@ pub fn guarded<T>(cell: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown cause".into());
-            Err(format!(
-                "the decoder crashed on `{cell}` ({why}); the file is probably corrupt"
-            ))
+            Err(
+                format!("the decoder crashed on `{cell}` ({why}); the file is probably corrupt")
+                    .into(),
+            )
         }
     }
 }
@@ -50,24 +52,25 @@ fn image_limits() -> image::Limits {
 
 /// Resolves a manifest-relative path, refusing anything that escapes the manifest's folder
 /// (`..`, absolute paths, symlinks pointing out).
-pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, String> {
+pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, CellError> {
     let rel_path = Path::new(rel);
     if rel_path.is_absolute() {
         return Err(format!(
             "path `{rel}` is absolute; paths must be relative to the manifest's folder"
-        ));
+        )
+        .into());
     }
     let joined = root.join(rel_path);
     let canonical = joined
         .canonicalize()
         .map_err(|e| format!("cannot open `{rel}`: {e}"))?;
     if !canonical.starts_with(root) {
-        return Err(format!("path `{rel}` is outside the manifest's folder"));
+        return Err(format!("path `{rel}` is outside the manifest's folder").into());
     }
     Ok(canonical)
 }
 
-fn read(root: &Path, rel: &str) -> Result<(PathBuf, Vec<u8>), String> {
+fn read(root: &Path, rel: &str) -> Result<(PathBuf, Vec<u8>), CellError> {
     let path = resolve(root, rel)?;
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read `{rel}`: {e}"))?;
     Ok((path, bytes))
@@ -75,7 +78,7 @@ fn read(root: &Path, rel: &str) -> Result<(PathBuf, Vec<u8>), String> {
 
 /// Whether an image file is colour, read from its header only (the inference pass for
 /// `channels` must not decode every image twice).
-pub fn image_is_colour(root: &Path, rel: &str) -> Result<bool, String> {
+pub fn image_is_colour(root: &Path, rel: &str) -> Result<bool, CellError> {
     let path = resolve(root, rel)?;
     let mut reader = image::ImageReader::open(&path)
         .and_then(|r| r.with_guessed_format())
@@ -89,7 +92,12 @@ pub fn image_is_colour(root: &Path, rel: &str) -> Result<bool, String> {
 }
 
 /// `[channels, h, w]` bytes, resized with a triangle filter.
-pub fn image(root: &Path, rel: &str, size: [usize; 2], channels: usize) -> Result<Vec<u8>, String> {
+pub fn image(
+    root: &Path,
+    rel: &str,
+    size: [usize; 2],
+    channels: usize,
+) -> Result<Vec<u8>, CellError> {
     let (_, bytes) = read(root, rel)?;
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
@@ -100,7 +108,7 @@ pub fn image(root: &Path, rel: &str, size: [usize; 2], channels: usize) -> Resul
         .decode()
         .map_err(|e| format!("cannot decode image `{rel}`: {e}"))?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(format!("image `{rel}` has no pixels"));
+        return Err(format!("image `{rel}` has no pixels").into());
     }
     let [h, w] = size;
     let resized = img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
@@ -157,20 +165,20 @@ impl AudioFrontEnd {
     }
 
     /// Decodes, downmixes, resamples and crops/pads a file, then returns its log-mel.
-    pub fn process(&self, root: &Path, rel: &str) -> Result<Vec<f32>, String> {
+    pub fn process(&self, root: &Path, rel: &str) -> Result<Vec<f32>, CellError> {
         let (path, bytes) = read(root, rel)?;
         let seconds = self.samples as f64 / self.sample_rate as f64;
         let (mono, rate) = decode_audio(&path, bytes, seconds)
             .map_err(|e| format!("cannot decode audio `{rel}`: {e}"))?;
         if mono.is_empty() {
-            return Err(format!("audio `{rel}` has no samples"));
+            return Err(format!("audio `{rel}` has no samples").into());
         }
         let mut wave = resample(&mono, rate, self.sample_rate)
             .map_err(|e| format!("cannot resample audio `{rel}` from {rate} Hz: {e}"))?;
         wave.resize(self.samples, 0.0);
         let out = self.mel.log_mel(&wave);
         if out.iter().any(|v| !v.is_finite()) {
-            return Err(format!("audio `{rel}` gives non-finite features"));
+            return Err(format!("audio `{rel}` gives non-finite features").into());
         }
         Ok(out)
     }
@@ -207,19 +215,21 @@ pub fn wav_header(bytes: &[u8]) -> Option<(u32, u16)> {
 
 /// Mono f32 samples (only as many as `seconds` needs, plus a resampler margin) and the file's
 /// sample rate.
-fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, usize), String> {
+fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, usize), CellError> {
     if let Some((rate, channels)) = wav_header(&bytes) {
         if !SOURCE_RATE.contains(&rate) {
             return Err(format!(
                 "the header claims a sample rate of {rate} Hz (accepted: {}..={} Hz)",
                 SOURCE_RATE.start(),
                 SOURCE_RATE.end()
-            ));
+            )
+            .into());
         }
         if channels == 0 || channels > MAX_CHANNELS {
             return Err(format!(
                 "the header claims {channels} channels (accepted: 1..={MAX_CHANNELS})"
-            ));
+            )
+            .into());
         }
     }
     use symphonia::core::audio::SampleBuffer;
@@ -254,7 +264,8 @@ fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, 
             "the stream claims a sample rate of {rate} Hz (accepted: {}..={} Hz)",
             SOURCE_RATE.start(),
             SOURCE_RATE.end()
-        ));
+        )
+        .into());
     }
     let rate = rate as usize;
     // Audio past the kept window is never decoded: an hour-long file costs what a second does.
@@ -268,7 +279,7 @@ fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, 
             Ok(p) => p,
             Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymError::ResetRequired) => break,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string().into()),
         };
         if packet.track_id() != track.id {
             continue;
@@ -277,14 +288,15 @@ fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, 
             Ok(d) => d,
             // A corrupt frame inside an otherwise good stream: skip it as players do.
             Err(SymError::DecodeError(_)) => continue,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string().into()),
         };
         let spec = *decoded.spec();
         let channels = spec.channels.count().max(1);
         if channels > usize::from(MAX_CHANNELS) {
             return Err(format!(
                 "the stream has {channels} channels (accepted: 1..={MAX_CHANNELS})"
-            ));
+            )
+            .into());
         }
         let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
         buf.copy_interleaved_ref(decoded);
@@ -298,7 +310,7 @@ fn decode_audio(path: &Path, bytes: Vec<u8>, seconds: f64) -> Result<(Vec<f32>, 
 }
 
 /// FFT resampling (rubato) from `from` to `to` Hz.
-pub fn resample(signal: &[f32], from: usize, to: usize) -> Result<Vec<f32>, String> {
+pub fn resample(signal: &[f32], from: usize, to: usize) -> Result<Vec<f32>, CellError> {
     use rubato::audioadapter_buffers::direct::InterleavedSlice;
     use rubato::{Fft, FixedSync, Resampler};
     if from == to {
@@ -316,7 +328,7 @@ pub fn resample(signal: &[f32], from: usize, to: usize) -> Result<Vec<f32>, Stri
 /// Inline text, or the contents of a `.txt` file when the cell ends in `.txt` and is either a
 /// single path-like word or (spaces allowed) names a file that exists. Empty text is an error:
 /// a missing text is an empty cell.
-pub fn text(root: &Path, cell: &str) -> Result<String, String> {
+pub fn text(root: &Path, cell: &str) -> Result<String, CellError> {
     let is_file = cell.to_ascii_lowercase().ends_with(".txt")
         && !cell.contains('\n')
         && (!cell.contains(char::is_whitespace) || resolve(root, cell).is_ok());
@@ -331,7 +343,8 @@ pub fn text(root: &Path, cell: &str) -> Result<String, String> {
             format!("text file `{cell}` is empty")
         } else {
             "empty text".into()
-        });
+        }
+        .into());
     }
     Ok(text.trim().to_string())
 }
@@ -345,7 +358,7 @@ pub struct FeatureTable {
 }
 
 /// A feature file's contents, or why it could not be read (shared by every row pointing to it).
-type LoadedTable = Arc<Result<FeatureTable, String>>;
+type LoadedTable = Arc<Result<FeatureTable, CellError>>;
 
 /// Feature files, each loaded once however many rows point into it.
 #[derive(Default)]
@@ -360,7 +373,7 @@ struct VectorRef<'a> {
     row: Option<usize>,
 }
 
-fn parse_ref(cell: &str) -> Result<VectorRef<'_>, String> {
+fn parse_ref(cell: &str) -> Result<VectorRef<'_>, CellError> {
     let parts: Vec<&str> = cell.split('#').collect();
     let row = |s: &str| {
         s.parse::<usize>()
@@ -390,12 +403,13 @@ fn parse_ref(cell: &str) -> Result<VectorRef<'_>, String> {
         }),
         _ => Err(format!(
             "feature reference `{cell}`: expected FILE.npy[#ROW] or FILE.safetensors#TENSOR[#ROW]"
-        )),
+        )
+        .into()),
     }
 }
 
 impl FeatureFiles {
-    pub fn vector(&self, root: &Path, cell: &str) -> Result<Vec<f32>, String> {
+    pub fn vector(&self, root: &Path, cell: &str) -> Result<Vec<f32>, CellError> {
         let r = parse_ref(cell)?;
         let path = resolve(root, r.file)?;
         let key = (path.clone(), r.tensor.clone());
@@ -415,24 +429,25 @@ impl FeatureFiles {
             (Some(i), n) => {
                 return Err(format!(
                     "feature reference `{cell}`: row {i} is out of range (file has {n} rows)"
-                ))
+                )
+                .into())
             }
             (None, 1) => 0,
             (None, n) => {
-                return Err(format!(
-                    "feature reference `{cell}`: the file has {n} rows; add #ROW"
-                ))
+                return Err(
+                    format!("feature reference `{cell}`: the file has {n} rows; add #ROW").into(),
+                )
             }
         };
         let v = table.values[row * table.dim..(row + 1) * table.dim].to_vec();
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(format!("feature reference `{cell}`: non-finite value"));
+            return Err(format!("feature reference `{cell}`: non-finite value").into());
         }
         Ok(v)
     }
 }
 
-fn load_table(path: &Path, rel: &str, tensor: &str) -> Result<FeatureTable, String> {
+fn load_table(path: &Path, rel: &str, tensor: &str) -> Result<FeatureTable, CellError> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{rel}`: {e}"))?;
     let (shape, values) = if tensor.is_empty() {
         read_npy(&bytes).map_err(|e| format!("cannot read `{rel}` as .npy: {e}"))?
@@ -442,19 +457,15 @@ fn load_table(path: &Path, rel: &str, tensor: &str) -> Result<FeatureTable, Stri
     let (rows, dim) = match shape.as_slice() {
         [d] => (1, *d),
         [r, d] => (*r, *d),
-        s => {
-            return Err(format!(
-                "`{rel}`: expected a 1-D or 2-D array, got shape {s:?}"
-            ))
-        }
+        s => return Err(format!("`{rel}`: expected a 1-D or 2-D array, got shape {s:?}").into()),
     };
     if dim == 0 {
-        return Err(format!("`{rel}`: vectors are empty"));
+        return Err(format!("`{rel}`: vectors are empty").into());
     }
     Ok(FeatureTable { rows, dim, values })
 }
 
-fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), CellError> {
     use npyz::{DType, NpyFile, TypeStr};
     let npy = NpyFile::new(bytes).map_err(|e| e.to_string())?;
     if npy.order() == npyz::Order::Fortran {
@@ -472,11 +483,12 @@ fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         return Err(format!(
             "the header claims shape {shape:?} ({claimed} bytes) but the file has {} bytes",
             bytes.len()
-        ));
+        )
+        .into());
     }
     let ts: TypeStr = match npy.dtype() {
         DType::Plain(ts) => ts,
-        other => return Err(format!("unsupported dtype {}", other.descr())),
+        other => return Err(format!("unsupported dtype {}", other.descr()).into()),
     };
     let values: Vec<f32> = match (ts.type_char(), ts.size_field()) {
         (npyz::TypeChar::Float, 4) => npy.into_vec::<f32>().map_err(|e| e.to_string())?,
@@ -498,12 +510,12 @@ fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
             .into_iter()
             .map(|v| v as f32)
             .collect(),
-        _ => return Err(format!("unsupported dtype `{ts}`; use float32 or float64")),
+        _ => return Err(format!("unsupported dtype `{ts}`; use float32 or float64").into()),
     };
     Ok((shape, values))
 }
 
-fn read_safetensor(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
+fn read_safetensor(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Vec<f32>), CellError> {
     use safetensors::{Dtype, SafeTensors};
     let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let t = st
@@ -519,11 +531,7 @@ fn read_safetensor(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Vec<f32>), S
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
             .collect(),
-        other => {
-            return Err(format!(
-                "tensor `{name}` has dtype {other:?}; use F32 or F64"
-            ))
-        }
+        other => return Err(format!("tensor `{name}` has dtype {other:?}; use F32 or F64").into()),
     };
     Ok((t.shape().to_vec(), values))
 }

@@ -5,6 +5,7 @@
 //! problem at once, and skip them when the user asked for it.
 
 use super::BadRow;
+use super::CellError;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -53,7 +54,7 @@ impl Format {
 
 /// Parses manifest text. Errors only when the file as a whole is unusable (no header, no
 /// columns); per-row problems land in [`Manifest::malformed`].
-pub fn parse(text: &str, format: Format) -> Result<Manifest, String> {
+pub fn parse(text: &str, format: Format) -> Result<Manifest, CellError> {
     // Spreadsheet programs on Windows start UTF-8 files with a byte-order mark; left in, it
     // glues itself to the first column name (CSV) or makes the first line invalid JSON.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -69,7 +70,7 @@ fn cell(raw: &str) -> Option<String> {
     (!raw.is_empty()).then(|| raw.to_string())
 }
 
-fn parse_csv(text: &str) -> Result<Manifest, String> {
+fn parse_csv(text: &str) -> Result<Manifest, CellError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::Headers)
@@ -84,7 +85,7 @@ fn parse_csv(text: &str) -> Result<Manifest, String> {
         return Err("the header line is empty".into());
     }
     if let Some(dup) = first_duplicate(&columns) {
-        return Err(format!("column `{dup}` appears twice in the header"));
+        return Err(format!("column `{dup}` appears twice in the header").into());
     }
     let mut manifest = Manifest {
         columns: columns.clone(),
@@ -137,7 +138,7 @@ fn parse_csv(text: &str) -> Result<Manifest, String> {
     Ok(manifest)
 }
 
-fn parse_jsonl(text: &str) -> Result<Manifest, String> {
+fn parse_jsonl(text: &str) -> Result<Manifest, CellError> {
     let mut manifest = Manifest::default();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -266,7 +267,7 @@ mod tests {
     #[test]
     fn duplicate_header_is_rejected() {
         let e = parse("id,img,img\n", Format::Csv).unwrap_err();
-        assert!(e.contains("`img` appears twice"), "{e}");
+        assert!(e.0.contains("`img` appears twice"), "{e}");
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
         .unwrap_or(Path::new("."))
         .canonicalize()
         .map_err(|e| mfail(format!("cannot resolve the manifest's folder: {e}")))?;
-    let parsed = manifest::parse(&text, format).map_err(mfail)?;
+    let parsed = manifest::parse(&text, format).map_err(|e| mfail(e.0))?;
     let mut schema = match given_schema {
         Some(s) => s,
         None => Schema::infer(&parsed)?.check()?,
@@ -323,7 +323,7 @@ fn decode_cell(
     features: &decode::FeatureFiles,
     root: &Path,
     cell: &str,
-) -> Result<Value, String> {
+) -> Result<Value, CellError> {
     let r = m.resolved();
     match m.kind {
         ModalityKind::Image => decode::image(
@@ -622,4 +622,22 @@ fn check_split_sizes(
         });
     }
     Ok(())
+}
+
+/// Why one manifest cell (a file, a text, a feature reference) or the manifest itself cannot be
+/// read: the reason a bad row is reported with, by line and id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CellError(pub String);
+
+impl From<String> for CellError {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for CellError {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_string())
+    }
 }

@@ -1,6 +1,7 @@
 //! `compare` configs: the base training config plus `[compare]`, the grid to sweep.
 
 use crate::config::{Extended, Extension, RunConfig};
+use crate::LabError;
 use polymodal_nn::fusion::FusionKind;
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +37,11 @@ fn duplicates<T: PartialEq>(v: &[T]) -> bool {
 impl Extension for CompareSpec {
     const KEY: &'static str = "compare";
 
-    fn validate(&self, base: &RunConfig) -> Result<(), String> {
+    fn validate(&self, base: &RunConfig) -> Result<(), LabError> {
         if self.fusions.is_empty() || self.ogm.is_empty() || self.seeds.is_empty() {
-            return Err("compare.fusions, compare.ogm and compare.seeds must not be empty".into());
+            return Err(LabError::Invalid(
+                "compare.fusions, compare.ogm and compare.seeds must not be empty".into(),
+            ));
         }
         for (what, dup) in [
             ("fusions", duplicates(&self.fusions)),
@@ -46,26 +49,28 @@ impl Extension for CompareSpec {
             ("seeds", duplicates(&self.seeds)),
         ] {
             if dup {
-                return Err(format!("compare.{what} has duplicates"));
+                return Err(LabError::Invalid(format!("compare.{what} has duplicates")));
             }
         }
         if self.seeds.len() > crate::simulate::config::MAX_SEEDS {
-            return Err(format!(
+            return Err(LabError::Invalid(format!(
                 "compare.seeds: more than {} seeds",
                 crate::simulate::config::MAX_SEEDS
-            ));
+            )));
         }
         if self.workers == 0 || self.workers > crate::simulate::config::MAX_WORKERS {
-            return Err(format!(
+            return Err(LabError::Invalid(format!(
                 "compare.workers = {} must be in 1..={}",
                 self.workers,
                 crate::simulate::config::MAX_WORKERS
-            ));
+            )));
         }
         for &f in &self.fusions {
             let mut model = base.model.clone();
             model.fusion = f;
-            model.validate().map_err(|e| format!("fusion {f}: {e}"))?;
+            model
+                .validate()
+                .map_err(|e| LabError::Invalid(format!("fusion {f}: {e}")))?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! the protocol.
 
 use crate::config::{Extended, Extension, RunConfig};
+use crate::LabError;
 use polymodal_active::{StrategyKind, StrategyParams};
 use serde::{Deserialize, Serialize};
 
@@ -69,49 +70,51 @@ fn duplicates<T: PartialEq>(v: &[T]) -> bool {
 impl Extension for ActiveConfig {
     const KEY: &'static str = "active";
 
-    fn validate(&self, _base: &RunConfig) -> Result<(), String> {
+    fn validate(&self, _base: &RunConfig) -> Result<(), LabError> {
         if self.strategies.is_empty() {
-            return Err("active.strategies is empty".into());
+            return Err(LabError::Invalid("active.strategies is empty".into()));
         }
         if duplicates(&self.strategies) {
-            return Err("active.strategies has duplicates".into());
+            return Err(LabError::Invalid("active.strategies has duplicates".into()));
         }
         if self.seeds.is_empty() {
-            return Err("active.seeds is empty".into());
+            return Err(LabError::Invalid("active.seeds is empty".into()));
         }
         if duplicates(&self.seeds) {
-            return Err("active.seeds has duplicates".into());
+            return Err(LabError::Invalid("active.seeds has duplicates".into()));
         }
         if self.seeds.len() > MAX_SEEDS {
-            return Err(format!(
+            return Err(LabError::Invalid(format!(
                 "active.seeds: {} seeds, at most {MAX_SEEDS}",
                 self.seeds.len()
-            ));
+            )));
         }
         if self.initial == 0 || self.per_round == 0 {
-            return Err("active.initial and active.per_round must be at least 1".into());
+            return Err(LabError::Invalid(
+                "active.initial and active.per_round must be at least 1".into(),
+            ));
         }
         if self.rounds > MAX_ROUNDS {
-            return Err(format!(
+            return Err(LabError::Invalid(format!(
                 "active.rounds = {} exceeds {MAX_ROUNDS}",
                 self.rounds
-            ));
+            )));
         }
         if self.labels_needed().is_none() {
-            return Err(format!(
+            return Err(LabError::Invalid(format!(
                 "active: initial + per_round x rounds = {} + {} x {} overflows",
                 self.initial, self.per_round, self.rounds
-            ));
+            )));
         }
         if self.workers == 0 || self.workers > MAX_WORKERS {
-            return Err(format!(
+            return Err(LabError::Invalid(format!(
                 "active.workers = {} must be in 1..={MAX_WORKERS}",
                 self.workers
-            ));
+            )));
         }
         self.params
             .check()
-            .map_err(|e| format!("active.params: {e}"))?;
+            .map_err(|e| LabError::Invalid(format!("active.params: {e}")))?;
         Ok(())
     }
 }
