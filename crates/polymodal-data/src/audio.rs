@@ -221,9 +221,68 @@ impl MelFrontEnd {
     }
 }
 
+/// A 16-bit PCM WAV file (interleaved channels), the one format every browser plays.
+pub fn wav_pcm16(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + data_len as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    b.extend_from_slice(&(channels * 2).to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    b
+}
+
+/// A mono float signal as a 16-bit WAV for listening. Noise mixing can push peaks past
+/// full scale; such a signal is scaled down to peak 0.99 rather than clipped, because a
+/// labeller must hear what the model's input holds, not distortion added on the way out.
+pub fn wav_from_signal(signal: &[f32], rate: u32) -> Vec<u8> {
+    let peak = signal
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f32, |m, v| m.max(v.abs()));
+    let gain = if peak > 0.99 { 0.99 / peak } else { 1.0 };
+    let pcm: Vec<i16> = signal
+        .iter()
+        .map(|&v| {
+            let v = if v.is_finite() { v * gain } else { 0.0 };
+            (v * 32767.0).round().clamp(-32768.0, 32767.0) as i16
+        })
+        .collect();
+    wav_pcm16(&pcm, rate, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Quiet signals keep their level; a mix that peaks past full scale is scaled to 0.99 as a
+    /// whole (not clipped), and a non-finite sample becomes silence.
+    #[test]
+    fn wav_from_signal_keeps_levels_and_never_clips() {
+        let pcm = |wav: &[u8]| -> Vec<i16> {
+            wav[44..]
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        };
+        let quiet = wav_from_signal(&[0.5, -0.25, 0.0], 8000);
+        assert_eq!(quiet.len(), 44 + 6);
+        assert_eq!(pcm(&quiet), vec![16384, -8192, 0]);
+        let loud = wav_from_signal(&[2.0, -1.0, f32::NAN], 16000);
+        assert_eq!(pcm(&loud), vec![32439, -16220, 0]);
+        assert_eq!(&loud[24..28], &16000u32.to_le_bytes());
+    }
     use rand::SeedableRng;
 
     #[test]

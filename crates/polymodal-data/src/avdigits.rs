@@ -263,6 +263,36 @@ impl AvDigitsConfig {
         Ok(())
     }
 
+    /// Sample `i`'s degraded waveform: the clip at its seeded offset in a one-window buffer,
+    /// mixed with noise at its SNR. The log-mel front end and the labelling page's audio player
+    /// both start here, so what a person hears is what the model's input was computed from.
+    fn render_wave(&self, store: &Store, i: usize, window: usize) -> Vec<f32> {
+        let [lo, hi] = self.audio.snr_db;
+        let [glo, ghi] = GENERATOR_SNR_DB;
+        let (a, b) = (store.offsets[i] as usize, store.offsets[i + 1] as usize);
+        let clip: Vec<f32> = store.audio[a..b]
+            .iter()
+            .map(|&c| audio::mulaw_decode(c))
+            .collect();
+        let mut rng = polymodal_core::seed::rng(self.seed, &format!("audio/{}", sample_id(i)));
+        let room = window.saturating_sub(clip.len());
+        let offset = rng.random_range(0..=room);
+        let snr = lo + (store.snr_db[i] - glo) / (ghi - glo) * (hi - lo);
+        let kind = NoiseKind::from_code(store.noise_kind[i]).expect("validated");
+        audio::place_and_mix(&clip, window, offset, snr, kind, &mut rng)
+    }
+
+    /// The degraded waveforms, for listening (the log-mels in [`Self::load`] are computed from
+    /// exactly these).
+    pub fn waves(&self) -> Result<AvDigitsWaves, DataError> {
+        self.validate()?;
+        let (store, _) = read_store(&self.store_path())?;
+        Ok(AvDigitsWaves {
+            config: self.clone(),
+            store,
+        })
+    }
+
     /// Loads the store and runs the front ends. Deterministic in the config.
     pub fn load(&self) -> Result<Dataset, DataError> {
         self.validate()?;
@@ -298,21 +328,8 @@ impl AvDigitsConfig {
         let window = mel_cfg.sample_rate;
         let audio_d = mel_cfg.n_mels * mel_cfg.frames;
         let mut audio_values = vec![0f32; n * audio_d];
-        let [lo, hi] = self.audio.snr_db;
-        let [glo, ghi] = GENERATOR_SNR_DB;
         let render = |i: usize, dst: &mut [f32]| {
-            let (a, b) = (store.offsets[i] as usize, store.offsets[i + 1] as usize);
-            let clip: Vec<f32> = store.audio[a..b]
-                .iter()
-                .map(|&c| audio::mulaw_decode(c))
-                .collect();
-            let mut rng = polymodal_core::seed::rng(self.seed, &format!("audio/{}", sample_id(i)));
-            let room = window.saturating_sub(clip.len());
-            let offset = rng.random_range(0..=room);
-            let snr = lo + (store.snr_db[i] - glo) / (ghi - glo) * (hi - lo);
-            let kind = NoiseKind::from_code(store.noise_kind[i]).expect("validated");
-            let wave = audio::place_and_mix(&clip, window, offset, snr, kind, &mut rng);
-            dst.copy_from_slice(&mel.log_mel(&wave));
+            dst.copy_from_slice(&mel.log_mel(&self.render_wave(&store, i, window)));
         };
         // The rendered log-mels depend on nothing but these inputs (the image settings are not
         // among them), so a cached copy under this key is exactly what rendering would give.
@@ -410,5 +427,42 @@ impl AvDigitsConfig {
                 *p = (*p + cfg.noise_std * e).clamp(0.0, 1.0);
             }
         }
+    }
+}
+
+/// AV-Digits audio as waveforms, rendered on demand with the dataset's degradation settings.
+pub struct AvDigitsWaves {
+    config: AvDigitsConfig,
+    store: Store,
+}
+
+impl std::fmt::Debug for AvDigitsWaves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvDigitsWaves")
+            .field("samples", &self.len())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl AvDigitsWaves {
+    pub fn len(&self) -> usize {
+        self.store.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        MelConfig::default().sample_rate as u32
+    }
+
+    /// Sample `i`'s waveform at [`Self::sample_rate`]; `None` past the end.
+    pub fn waveform(&self, i: usize) -> Option<Vec<f32>> {
+        (i < self.len()).then(|| {
+            self.config
+                .render_wave(&self.store, i, MelConfig::default().sample_rate)
+        })
     }
 }

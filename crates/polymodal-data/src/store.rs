@@ -26,6 +26,9 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const META_FILE: &str = "dataset.json";
 pub const VALUES_FILE: &str = "values.safetensors";
 pub const TEXTS_FILE: &str = "texts.json";
+/// Where each image and audio value came from (see [`SourceFiles`]). Not part of the content
+/// hash: moving the original files does not change the dataset.
+pub const SOURCES_FILE: &str = "sources.json";
 pub const CARD_MD: &str = "card.md";
 pub const CARD_JSON: &str = "card.json";
 pub const EMBEDDINGS_DIR: &str = "embeddings";
@@ -121,6 +124,7 @@ pub fn write(
     mut meta: StoreMeta,
     tensors: BTreeMap<String, Tensor>,
     texts: BTreeMap<String, Vec<Option<String>>>,
+    sources: &SourceFiles,
 ) -> Result<(), DataError> {
     let parent = out
         .parent()
@@ -158,6 +162,10 @@ pub fn write(
     let put = |name: &str, bytes: &[u8]| write_synced(&dir.join(name), bytes);
     put(VALUES_FILE, &values_bytes)?;
     put(TEXTS_FILE, &texts_bytes)?;
+    put(
+        SOURCES_FILE,
+        &serde_json::to_vec(sources).expect("sources serialise"),
+    )?;
     let card = DataCard::from_meta(&meta);
     put(
         CARD_JSON,
@@ -232,6 +240,41 @@ pub fn read_texts(dir: &Path) -> Result<BTreeMap<String, Vec<Option<String>>>, D
             reason: e.to_string(),
         }
     })
+}
+
+/// The original files behind a dataset's image and audio values, as the manifest named them:
+/// the labelling page plays and shows these rather than the model's downsampled input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFiles {
+    /// The manifest's folder (canonical) at import time; every path is relative to it.
+    pub root: PathBuf,
+    /// Per image/audio modality, one entry per sample (`None` where the value is missing).
+    pub files: BTreeMap<String, Vec<Option<String>>>,
+}
+
+impl SourceFiles {
+    /// The original file of `row`'s `modality`, if it was recorded and still exists inside the
+    /// manifest's folder. The containment check is the import's own, repeated here because the
+    /// folder may have changed since (a symlink that now points outside is refused).
+    pub fn path(&self, modality: &str, row: usize) -> Option<PathBuf> {
+        let rel = self.files.get(modality)?.get(row)?.as_deref()?;
+        crate::import::decode::resolve(&self.root, rel).ok()
+    }
+}
+
+/// The dataset's [`SourceFiles`]; `None` for a dataset imported before they were recorded.
+pub fn read_sources(dir: &Path) -> Result<Option<SourceFiles>, DataError> {
+    let path = dir.join(SOURCES_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DataError::BadStore {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DataError::io(&path, e)),
+    }
 }
 
 pub fn is_store(dir: &Path) -> bool {

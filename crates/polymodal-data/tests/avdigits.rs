@@ -202,3 +202,44 @@ fn relabelled_or_resplit_store_has_another_fingerprint_and_bad_labels_are_refuse
     let e = cfg.load().unwrap_err().to_string();
     assert!(e.contains("sample avd-00002 has label 12"), "{e}");
 }
+
+/// The labelling page plays `waves()`: it must be exactly the waveform the log-mels came from.
+/// The loader standardises every log-mel value with one train-split mean and std, so each stored
+/// value is an affine function of `log_mel(waveform)` with the same two constants for all
+/// samples: solve them from sample 0 and check every value of two other samples.
+#[test]
+fn waveforms_for_listening_are_what_the_log_mels_were_computed_from() {
+    use polymodal_data::audio::{wav_from_signal, MelConfig, MelFrontEnd};
+    let cfg = config();
+    let data = cfg.load().unwrap();
+    let waves = cfg.waves().unwrap();
+    assert_eq!(waves.len(), data.len());
+    assert_eq!(waves.sample_rate(), 8000);
+    assert!(waves.waveform(data.len()).is_none());
+    let mel = MelFrontEnd::new(MelConfig::default());
+    let audio = &data.modalities[1];
+    let raw0 = mel.log_mel(&waves.waveform(0).unwrap());
+    let std0 = audio.row(0);
+    let arg = |better: fn(f32, f32) -> bool| {
+        (0..raw0.len())
+            .reduce(|i, j| if better(raw0[j], raw0[i]) { j } else { i })
+            .unwrap()
+    };
+    let (a, b) = (arg(|x, y| x > y), arg(|x, y| x < y));
+    let scale = (std0[a] - std0[b]) / (raw0[a] - raw0[b]);
+    let shift = std0[a] - scale * raw0[a];
+    for i in [17, 4321] {
+        let raw = mel.log_mel(&waves.waveform(i).unwrap());
+        for (k, (&r, &s)) in raw.iter().zip(audio.row(i)).enumerate() {
+            assert!((scale * r + shift - s).abs() < 1e-3, "sample {i} value {k}");
+        }
+    }
+    // As a WAV: 16-bit mono at the front end's rate, one second long.
+    let wav = wav_from_signal(&waves.waveform(3).unwrap(), waves.sample_rate());
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(
+        polymodal_data::import::decode::wav_header(&wav),
+        Some((8000, 1))
+    );
+    assert_eq!(wav.len(), 44 + 2 * 8000);
+}

@@ -275,7 +275,10 @@ fn media() -> Vec<(String, Vec<u8>)> {
         .map(|f| (f.to_string(), std::fs::read(data.join(f)).unwrap()))
         .collect();
     let samples: Vec<i16> = (0..2000).map(|t| ((t * 37) % 2000) as i16 * 8).collect();
-    files.push(("tone.wav".into(), example::wav_bytes(&samples, 8000, 2)));
+    files.push((
+        "tone.wav".into(),
+        polymodal_data::audio::wav_pcm16(&samples, 8000, 2),
+    ));
     let mut img = image::RgbImage::new(12, 10);
     for (x, y, p) in img.enumerate_pixels_mut() {
         *p = image::Rgb([(x * 20) as u8, (y * 25) as u8, 99]);

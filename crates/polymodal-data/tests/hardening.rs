@@ -44,7 +44,7 @@ fn example_dir(per_class: usize) -> (tempfile::TempDir, PathBuf) {
 /// A 0.5 s mono 16-bit WAV at 8 kHz whose header then claims `rate` Hz and `channels` channels.
 fn wav_claiming(rate: u32, channels: u16) -> Vec<u8> {
     let samples: Vec<i16> = (0..4000).map(|t| ((t % 40) * 500) as i16).collect();
-    let mut b = example::wav_bytes(&samples, 8000, 1);
+    let mut b = polymodal_data::audio::wav_pcm16(&samples, 8000, 1);
     b[22..24].copy_from_slice(&channels.to_le_bytes());
     b[24..28].copy_from_slice(&rate.to_le_bytes());
     b
@@ -193,12 +193,12 @@ fn long_audio_is_decoded_only_as_far_as_needed_with_identical_features() {
     };
     std::fs::write(
         tmp.path().join("short.wav"),
-        example::wav_bytes(&tone(1.6), 11_025, 1),
+        polymodal_data::audio::wav_pcm16(&tone(1.6), 11_025, 1),
     )
     .unwrap();
     std::fs::write(
         tmp.path().join("long.wav"),
-        example::wav_bytes(&tone(30.0), 11_025, 1),
+        polymodal_data::audio::wav_pcm16(&tone(30.0), 11_025, 1),
     )
     .unwrap();
     let schema = Schema::parse_toml(

@@ -345,12 +345,12 @@ fn audio_at_any_rate_is_resampled_to_the_same_features() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("a.wav"),
-        example::wav_bytes(&tone_440(11_025, 2, 1.0), 11_025, 2),
+        polymodal_data::audio::wav_pcm16(&tone_440(11_025, 2, 1.0), 11_025, 2),
     )
     .unwrap();
     std::fs::write(
         tmp.path().join("b.wav"),
-        example::wav_bytes(&tone_440(22_050, 1, 1.0), 22_050, 1),
+        polymodal_data::audio::wav_pcm16(&tone_440(22_050, 1, 1.0), 22_050, 1),
     )
     .unwrap();
     let fe = front_end_8k();
@@ -386,7 +386,7 @@ fn every_supported_file_format_decodes() {
     }
     std::fs::write(
         tmp.path().join("tone.wav"),
-        example::wav_bytes(&tone_440(22_050, 2, 0.3), 22_050, 2),
+        polymodal_data::audio::wav_pcm16(&tone_440(22_050, 2, 0.3), 22_050, 2),
     )
     .unwrap();
     let fe = front_end_8k();

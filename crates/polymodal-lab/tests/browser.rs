@@ -360,10 +360,28 @@ fn scenario(d: &Driver, dir: &Path, server: &mut Server, port: u16) {
     assert_eq!(d.current(), pool[2]);
     labelled.pop();
 
+    // The audio player loads the original WAV through the token URL (the page's CSP allows
+    // same-origin media) and "." starts it: a key press is the user gesture autoplay needs.
+    d.wait_for("the audio player to load", |d| {
+        d.js("const a = document.querySelector('#modalities audio'); return !!a && a.readyState >= 1 && a.duration > 0;")
+            == json!(true)
+    });
+    d.key(".");
+    d.wait_for("the audio to play", |d| {
+        d.js("const a = document.querySelector('#modalities audio'); return !a.paused || a.ended;")
+            == json!(true)
+    });
+    d.key(".");
+    d.wait_for("the audio to pause", |d| {
+        d.js("return document.querySelector('#modalities audio').paused;") == json!(true)
+    });
+
     if let Ok(path) = std::env::var("POLYMODAL_SCREENSHOT") {
         d.wait_for("images", |d| {
-            d.js("return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0);")
-                == json!(true)
+            d.js(
+                "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0) \
+                  && Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1);",
+            ) == json!(true)
         });
         let png = b64decode(d.cmd("GET", "/screenshot", None).as_str().unwrap());
         assert!(png.starts_with(b"\x89PNG"));

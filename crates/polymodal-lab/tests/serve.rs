@@ -294,3 +294,67 @@ fn options_are_validated_before_anything_starts() {
     assert_eq!(a.len(), 64);
     assert_ne!(a, b);
 }
+
+/// The page plays and shows the manifest's original files; when one disappears it falls back
+/// to the stored copy and says why, and the originals route refuses what the media route does.
+#[test]
+fn original_files_are_served_and_a_missing_one_falls_back() {
+    let (tmp, s) = setup(3);
+    let ids = common::sample_ids();
+    let files = tmp.path().join("files");
+    for (i, id) in ids.iter().enumerate().take(8) {
+        let sample = s.get(&format!("/api/sample/{}", enc(id))).json();
+        let views = sample["modalities"].as_array().unwrap();
+        let by_name = |n: &str| views.iter().find(|v| v["name"] == n).unwrap().clone();
+        let audio = by_name("audio");
+        assert_eq!(audio["audio"], json!(format!("original/{}/audio", enc(id))));
+        assert!(
+            audio["image"].as_str().unwrap().starts_with("media/"),
+            "log-mel stays"
+        );
+        let image = by_name("image");
+        assert!(image["image"].as_str().unwrap().starts_with("original/"));
+        for (m, file, ctype) in [
+            ("audio", format!("audio/s{i:03}.wav"), "audio/wav"),
+            ("image", format!("images/s{i:03}.png"), "image/png"),
+        ] {
+            let r = s.get(&format!("/original/{}/{m}", enc(id)));
+            assert_eq!(r.status, 200, "{id} {m}: {}", r.body);
+            assert_eq!(r.header("content-type").as_deref(), Some(ctype));
+            assert_eq!(
+                r.bytes,
+                std::fs::read(files.join(file)).unwrap(),
+                "{id} {m}"
+            );
+        }
+    }
+    assert_error(&s.get("/original/s003/caption"), 404, "no original file");
+    assert_error(&s.get("/original/ghost/audio"), 404, "unknown sample id");
+    for path in [
+        "/original/..%2F..%2Fetc%2Fpasswd/audio",
+        "/original/s003/..%2F..%2Fsources.json",
+    ] {
+        assert_error(&s.get(path), 400, "path traversal refused");
+    }
+    // The file moves away: no player, the stored picture, and a note naming the old path.
+    std::fs::remove_file(files.join("audio/s005.wav")).unwrap();
+    let sample = s.get(&format!("/api/sample/{}", enc(&ids[5]))).json();
+    let audio = sample["modalities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "audio")
+        .unwrap()
+        .clone();
+    assert!(audio.get("audio").is_none(), "{audio}");
+    let note = audio["note"].as_str().unwrap();
+    assert!(
+        note.contains("s005.wav") && note.contains("not readable any more"),
+        "{note}"
+    );
+    assert_error(
+        &s.get(&format!("/original/{}/audio", enc(&ids[5]))),
+        404,
+        "no original file",
+    );
+}

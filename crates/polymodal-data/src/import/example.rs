@@ -116,28 +116,7 @@ pub fn write_wav(
             samples.push((s * 32767.0) as i16);
         }
     }
-    std::fs::write(path, wav_bytes(&samples, rate, channels))
-}
-
-pub fn wav_bytes(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + data_len as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&channels.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-    b.extend_from_slice(&(channels * 2).to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    b
+    std::fs::write(path, crate::audio::wav_pcm16(&samples, rate, channels))
 }
 
 /// A C-order float32 `.npy` file of shape `[rows, dim]` (NPY format 1.0).

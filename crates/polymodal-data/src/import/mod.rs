@@ -196,6 +196,7 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
     }
 
     let meta_and_data = assemble(&schema, &kept, manifest_path, bad.clone())?;
+    let sources = source_files(&schema, &kept, &root);
     let out_parent = opts
         .out
         .parent()
@@ -209,7 +210,7 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
     });
     let mut meta = meta_and_data.0;
     meta.name = name;
-    store::write(opts.out, meta, meta_and_data.1, meta_and_data.2)?;
+    store::write(opts.out, meta, meta_and_data.1, meta_and_data.2, &sources)?;
     Ok(ImportReport {
         out: opts.out.to_path_buf(),
         samples: kept.len(),
@@ -217,6 +218,36 @@ pub fn import(opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
         schema: schema.into_inner(),
         cleaned,
     })
+}
+
+/// The manifest's cell (a path relative to `root`) behind each kept image and audio value.
+fn source_files(
+    schema: &ValidSchema,
+    kept: &[(&manifest::Row, Vec<Option<Value>>)],
+    root: &Path,
+) -> store::SourceFiles {
+    let files = schema
+        .modalities
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches!(m.kind, ModalityKind::Image | ModalityKind::Audio))
+        .map(|(mi, m)| {
+            let cells = kept
+                .iter()
+                .map(|(row, values)| {
+                    values[mi]
+                        .as_ref()
+                        .and_then(|_| row.get(m.column()))
+                        .map(str::to_string)
+                })
+                .collect();
+            (m.name.clone(), cells)
+        })
+        .collect();
+    store::SourceFiles {
+        root: root.to_path_buf(),
+        files,
+    }
 }
 
 /// Row-level checks that need no decoding: id present and unique, label known, split valid,

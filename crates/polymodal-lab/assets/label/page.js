@@ -74,6 +74,10 @@
         card.appendChild(el("p", { class: "missing" }, "missing for this sample"));
       } else {
         if (m.image) card.appendChild(el("img", { src: withToken(m.image), alt: `${m.name} of ${cur.id}` }));
+        if (m.audio) {
+          const a = el("audio", { controls: "", preload: "auto", src: withToken(m.audio), "aria-label": `${m.name} of ${cur.id} (play with .)` });
+          card.appendChild(a);
+        }
         if (m.text !== undefined && m.text !== null) card.appendChild(el("blockquote", {}, m.text));
         if (m.vector) {
           const v = m.vector;
@@ -150,10 +154,19 @@
     });
   }
 
+  // "." is never a class key (those are digits and letters), so it can play the first player.
+  function playPause() {
+    const a = document.querySelector("#modalities audio");
+    if (!a) return;
+    if (a.paused || a.ended) { a.currentTime = a.ended ? 0 : a.currentTime; a.play().catch((e) => setError("cannot play: " + e.message)); }
+    else a.pause();
+  }
+
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === " " ) { ev.preventDefault(); skip(); return; }
     if (ev.key === "Backspace") { ev.preventDefault(); undo(); return; }
+    if (ev.key === ".") { ev.preventDefault(); playPause(); return; }
     const k = ev.key.toLowerCase();
     const c = classes.find((c) => c.key === k);
     if (c) { ev.preventDefault(); label(c.name); }

@@ -18,7 +18,7 @@ mod source;
 pub use csvio::{ImportPolicy, ImportSummary};
 pub use lock::TrainLock;
 pub use queue::{Counts, LeasedItem, Progress, RoundInfo, RoundStatus, UndoOutcome};
-pub use source::{DatasetInfo, DatasetSource, LoadedData};
+pub use source::{DatasetInfo, DatasetSource, LoadedData, Originals};
 
 use crate::LabError;
 use polymodal_core::Split;

@@ -2,7 +2,8 @@
 
 use crate::LabError;
 use polymodal_core::Split;
-use polymodal_data::store::{self, StoreLoadConfig};
+use polymodal_data::avdigits::AvDigitsWaves;
+use polymodal_data::store::{self, SourceFiles, StoreLoadConfig};
 use polymodal_data::{AvDigitsConfig, Dataset};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,17 @@ pub struct LoadedData {
     pub data: Dataset,
     /// Raw texts per text modality (`None` where missing); empty for AV-Digits.
     pub texts: BTreeMap<String, Vec<Option<String>>>,
+}
+
+/// What a person sees and hears in place of the model's input: the original image and audio
+/// files of an imported dataset, or AV-Digits waveforms rendered from its store.
+#[derive(Debug, Default)]
+pub enum Originals {
+    /// Nothing recorded (a dataset imported before `sources.json` existed).
+    #[default]
+    None,
+    Files(SourceFiles),
+    AvDigits(Box<AvDigitsWaves>),
 }
 
 impl DatasetSource {
@@ -105,6 +117,17 @@ impl DatasetSource {
                     class_names: d.class_names,
                     fingerprint: d.fingerprint,
                 }
+            }
+        })
+    }
+
+    /// The originals behind the stored values, for the labelling page. Loaded separately from
+    /// [`Self::load`] because training never needs them.
+    pub fn originals(&self) -> Result<Originals, LabError> {
+        Ok(match self {
+            Self::Store(dir) => store::read_sources(dir)?.map_or(Originals::None, Originals::Files),
+            Self::AvDigits(dir) => {
+                Originals::AvDigits(Box::new(Self::avdigits_config(dir).waves()?))
             }
         })
     }

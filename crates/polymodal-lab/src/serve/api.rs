@@ -2,7 +2,7 @@
 
 use super::media;
 use super::{ValidServeOptions, MAX_BODY_BYTES};
-use crate::project::{LoadedData, Project};
+use crate::project::{LoadedData, Originals, Project};
 use crate::LabError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -25,6 +25,7 @@ const PAGE_JS: &str = include_str!("../../assets/label/page.js");
 pub struct AppState {
     project: Mutex<Project>,
     data: LoadedData,
+    originals: Originals,
     rows: HashMap<String, usize>,
     token: String,
     lease_ms: i64,
@@ -58,7 +59,12 @@ pub fn class_keys(classes: &[String]) -> Vec<String> {
 }
 
 impl AppState {
-    pub fn new(project: Project, data: LoadedData, opts: &ValidServeOptions) -> Self {
+    pub fn new(
+        project: Project,
+        data: LoadedData,
+        originals: Originals,
+        opts: &ValidServeOptions,
+    ) -> Self {
         let rows = data
             .data
             .ids
@@ -73,6 +79,7 @@ impl AppState {
         Self {
             project: Mutex::new(project),
             data,
+            originals,
             rows,
             token: opts.token.clone(),
             lease_ms: opts.lease_ms,
@@ -215,6 +222,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/undo", post(api_undo))
         .route("/api/release", post(api_release))
         .route("/media/{id}/{modality}", get(media_png))
+        .route("/original/{id}/{modality}", get(media_original))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth))
@@ -299,7 +307,7 @@ fn sample_json(st: &AppState, id: &str) -> Result<serde_json::Value, ApiError> {
         .rows
         .get(id)
         .ok_or_else(|| ApiError::from(LabError::UnknownId(id.to_string())))?;
-    Ok(json!({ "id": id, "modalities": media::views(&st.data, row) }))
+    Ok(json!({ "id": id, "modalities": media::views(&st.data, &st.originals, row) }))
 }
 
 async fn api_lease(
@@ -401,22 +409,28 @@ async fn api_release(
     Ok(Json(json!({ "released": n })))
 }
 
-async fn media_png(
-    State(st): State<Arc<AppState>>,
-    UrlPath((id, modality)): UrlPath<(String, String)>,
-) -> Result<Response, ApiError> {
-    check_segment(&id)?;
-    check_segment(&modality)?;
+/// The row and modality index a media URL names, after the traversal checks.
+fn media_target(st: &AppState, id: &str, modality: &str) -> Result<(usize, usize), ApiError> {
+    check_segment(id)?;
+    check_segment(modality)?;
     let row = *st
         .rows
-        .get(&id)
-        .ok_or_else(|| ApiError::from(LabError::UnknownId(id.clone())))?;
-    let m = st.data.data.modality_index(&modality).ok_or_else(|| {
+        .get(id)
+        .ok_or_else(|| ApiError::from(LabError::UnknownId(id.to_string())))?;
+    let m = st.data.data.modality_index(modality).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("unknown modality `{modality}`"),
         )
     })?;
+    Ok((row, m))
+}
+
+async fn media_png(
+    State(st): State<Arc<AppState>>,
+    UrlPath((id, modality)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (row, m) = media_target(&st, &id, &modality)?;
     let png = media::png(&st.data, row, m).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
@@ -424,4 +438,18 @@ async fn media_png(
         )
     })?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+async fn media_original(
+    State(st): State<Arc<AppState>>,
+    UrlPath((id, modality)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (row, m) = media_target(&st, &id, &modality)?;
+    let found = media::original(&st.data, &st.originals, row, m).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("sample `{id}` has no original file for `{modality}`"),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, found.content_type)], found.bytes).into_response())
 }

@@ -1,7 +1,8 @@
-//! What the page shows of one sample: PNGs encoded here from the stored values, raw text, and
+//! What the page shows of one sample: the original image and audio files where they are known
+//! (AV-Digits audio rendered as WAV), PNGs encoded here from the stored values, raw text, and
 //! a vector summary.
 
-use crate::project::LoadedData;
+use crate::project::{LoadedData, Originals};
 use polymodal_core::ModalityKind;
 use serde::Serialize;
 
@@ -22,6 +23,9 @@ pub struct ModalityView {
     /// Relative URL of a PNG (without the token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Relative URL of something an `<audio>` element plays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,7 +59,89 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
-pub fn views(data: &LoadedData, row: usize) -> Vec<ModalityView> {
+/// The original file (or rendered waveform) of one sample's image or audio, with its type.
+pub struct Original {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Content types browsers display or play, by the extensions the importer decodes.
+fn content_type(path: &std::path::Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "bmp" => "image/bmp",
+        "webp" => "image/webp",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        _ => return None,
+    })
+}
+
+/// Reads the original behind `row`'s `modality`. `None` when there is none: not recorded, the
+/// file moved or left the manifest's folder, or an extension no browser can show.
+pub fn original(
+    data: &LoadedData,
+    originals: &Originals,
+    row: usize,
+    modality: usize,
+) -> Option<Original> {
+    let m = data.data.modalities.get(modality)?;
+    if !m.present.get(row).copied().unwrap_or(false) {
+        return None;
+    }
+    match originals {
+        Originals::None => None,
+        Originals::Files(files) => {
+            let path = files.path(&m.spec.name, row)?;
+            let content_type = content_type(&path)?;
+            let bytes = std::fs::read(&path).ok()?;
+            Some(Original {
+                content_type,
+                bytes,
+            })
+        }
+        Originals::AvDigits(waves) => {
+            if m.spec.kind != ModalityKind::Audio {
+                return None;
+            }
+            let wave = waves.waveform(row)?;
+            Some(Original {
+                content_type: "audio/wav",
+                bytes: polymodal_data::audio::wav_from_signal(&wave, waves.sample_rate()),
+            })
+        }
+    }
+}
+
+/// Whether [`original`] will find something, without reading it.
+fn original_known(originals: &Originals, m: &polymodal_data::ModalityData, row: usize) -> bool {
+    match originals {
+        Originals::None => false,
+        Originals::Files(files) => files
+            .path(&m.spec.name, row)
+            .is_some_and(|p| content_type(&p).is_some()),
+        Originals::AvDigits(waves) => m.spec.kind == ModalityKind::Audio && row < waves.len(),
+    }
+}
+
+/// The recorded source path, for telling the labeller what could not be found.
+fn recorded(originals: &Originals, modality: &str, row: usize) -> Option<String> {
+    match originals {
+        Originals::Files(files) => files
+            .files
+            .get(modality)?
+            .get(row)?
+            .as_ref()
+            .map(|rel| files.root.join(rel).display().to_string()),
+        _ => None,
+    }
+}
+
+pub fn views(data: &LoadedData, originals: &Originals, row: usize) -> Vec<ModalityView> {
     let d = &data.data;
     d.modalities
         .iter()
@@ -66,6 +152,7 @@ pub fn views(data: &LoadedData, row: usize) -> Vec<ModalityView> {
                 kind: kind_name(m.spec.kind),
                 present,
                 image: None,
+                audio: None,
                 text: None,
                 vector: None,
                 note: None,
@@ -78,16 +165,37 @@ pub fn views(data: &LoadedData, row: usize) -> Vec<ModalityView> {
                 encode_segment(&d.ids[row].0),
                 encode_segment(&m.spec.name)
             );
+            let original_url = format!(
+                "original/{}/{}",
+                encode_segment(&d.ids[row].0),
+                encode_segment(&m.spec.name)
+            );
+            let known = original_known(originals, m, row);
+            let missing_note = |what: &str| match recorded(originals, &m.spec.name, row) {
+                Some(p) => format!("the original {what} `{p}` is not readable any more (moved, or not a type browsers show); showing the stored copy"),
+                None => format!("no original {what} is recorded for this dataset; showing the stored copy"),
+            };
             match m.spec.kind {
+                ModalityKind::Image if known => {
+                    v.image = Some(original_url);
+                    v.note = Some("the original file (the model sees it resized)".into());
+                }
                 ModalityKind::Image => {
                     v.image = Some(url);
+                    v.note = Some(missing_note("image"));
                 }
                 ModalityKind::Audio => {
                     v.image = Some(url);
-                    v.note = Some(
-                        "log-mel spectrogram (low frequencies at the bottom, time left to right): the dataset stores the audio front end's output, not the waveform, so there is nothing to play"
-                            .into(),
-                    );
+                    let picture = "log-mel spectrogram: low frequencies at the bottom, time left to right";
+                    v.note = Some(if known {
+                        v.audio = Some(original_url);
+                        match originals {
+                            Originals::AvDigits(_) => format!("{picture}; the player plays the noisy waveform the spectrogram was computed from"),
+                            _ => format!("{picture}; the player plays the original file"),
+                        }
+                    } else {
+                        format!("{picture}; {}", missing_note("audio file"))
+                    });
                 }
                 ModalityKind::Text => {
                     let raw = data

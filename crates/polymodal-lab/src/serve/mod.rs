@@ -159,7 +159,8 @@ pub fn run(project_dir: &Path, opts: ServeOptions) -> Result<(), LabError> {
     if data.data.fingerprint.is_empty() {
         return Err(LabError::Server("dataset has no fingerprint".into()));
     }
-    let state = Arc::new(api::AppState::new(project, data, &opts));
+    let originals = project.dataset().originals()?;
+    let state = Arc::new(api::AppState::new(project, data, originals, &opts));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

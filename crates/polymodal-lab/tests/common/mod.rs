@@ -97,11 +97,22 @@ pub fn pool_ids() -> Vec<String> {
 
 pub struct Reply {
     pub status: u16,
+    pub head: String,
     pub body: String,
     pub bytes: Vec<u8>,
 }
 
 impl Reply {
+    /// A response header's value (names compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -175,6 +186,7 @@ fn parse_reply(out: &[u8]) -> Reply {
     };
     Reply {
         status,
+        head: head.to_string(),
         body,
         bytes,
     }
