@@ -182,7 +182,13 @@ pub fn views(data: &LoadedData, originals: &Originals, row: usize) -> Vec<Modali
                 }
                 ModalityKind::Image => {
                     v.image = Some(url);
-                    v.note = Some(missing_note("image"));
+                    v.note = Some(match originals {
+                        // The store holds AV-Digits' originals; the picture adds its degradation.
+                        Originals::AvDigits(_) => {
+                            "as the model sees it, with the dataset's occluder and noise".into()
+                        }
+                        _ => missing_note("image"),
+                    });
                 }
                 ModalityKind::Audio => {
                     v.image = Some(url);
