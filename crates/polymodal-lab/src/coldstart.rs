@@ -37,7 +37,11 @@ pub struct Scores {
     pub strategy: ColdStartKind,
     pub pool: usize,
     pub budget: usize,
-    pub terms: MmcsalTerms,
+    /// The MMCSAL terms of the selected set (docs/METHODS.md §2.3), whatever the strategy.
+    pub coverage: f64,
+    pub diversity: f64,
+    pub alignment: f64,
+    pub objective: f64,
     pub stats: SelectionStats,
     pub seconds: f64,
 }
@@ -150,7 +154,10 @@ pub fn run(config: &ColdStartConfig, out: &Path) -> Result<Scores, LabError> {
             strategy: config.strategy,
             pool: pool.len(),
             budget: config.budget,
-            terms,
+            coverage: terms.coverage,
+            diversity: terms.diversity,
+            alignment: terms.alignment,
+            objective: terms.objective,
             stats,
             seconds,
         };
@@ -165,7 +172,9 @@ mod tests {
 
     #[test]
     fn bad_parameters_name_the_key() {
-        let e = parse_params(&["lambda_alignn=1".into()]).unwrap_err().to_string();
+        let e = parse_params(&["lambda_alignn=1".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lambda_alignn"), "{e}");
         let e = parse_params(&["gamma=-1".into()]).unwrap_err().to_string();
         assert!(e.contains("gamma"), "{e}");

@@ -103,7 +103,8 @@ mod tests {
         Tensor::from_data(TensorData::new(v, [n]), &inference_device())
     }
     fn scalar(t: Tensor<1>) -> f64 {
-        t.into_scalar() as f64
+        let v: f32 = t.into_scalar();
+        v as f64
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod loss;
 pub mod model;
 
 use crate::tensors::to_vec;
-use burn::module::AutodiffModule;
+use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 pub use config::{PretrainConfig, PretrainConfigError, PretrainParams};
@@ -225,6 +225,7 @@ fn augment_view(
         ModalityKind::Image | ModalityKind::Audio => {
             polymodal_data::augment::apply(&data.spec, augment, buf, rng)
         }
+        ModalityKind::Sequence => {}
         ModalityKind::Vector | ModalityKind::Text => {
             if mask_prob > 0.0 {
                 for v in buf.iter_mut() {
@@ -338,7 +339,8 @@ fn batch_loss(
             scores[0][k].clone() * inv_tp,
             present[k].clone(),
         )) * 0.5;
-        proto_parts.push(l.clone().into_scalar());
+        let value: f32 = l.clone().into_scalar();
+        proto_parts.push(value);
         proto_sum = proto_sum + l;
     }
     let mut xproto = Tensor::<1>::zeros([1], device);
@@ -357,8 +359,8 @@ fn batch_loss(
         }
         xproto = xproto / count.max(1) as f64;
     }
-    let cross_value = cross.clone().into_scalar();
-    let xproto_value = xproto.clone().into_scalar();
+    let cross_value: f32 = cross.clone().into_scalar();
+    let xproto_value: f32 = xproto.clone().into_scalar();
     let total = if p.beta > 0.0 {
         cross + (proto_sum + xproto) * p.beta
     } else {
@@ -524,7 +526,12 @@ pub fn pretrain(
                     })
                     .collect()
             };
-            let parts = batch_loss(&model, [(view(0), &present), (view(1), &present)], p, &device);
+            let parts = batch_loss(
+                &model,
+                [(view(0), present.as_slice()), (view(1), present.as_slice())],
+                p,
+                &device,
+            );
             let value: f32 = parts.total.clone().into_scalar();
             if !value.is_finite() {
                 return Err(PretrainError::NonFiniteLoss {
@@ -547,7 +554,8 @@ pub fn pretrain(
         let seconds = started.elapsed().as_secs_f64();
         let valid = model.valid();
         let (gap, usage_entropy) = diagnostics(&valid, diag_view, 256);
-        let tau = 1.0 / valid.scale(p).into_scalar() as f64;
+        let scale: f32 = valid.scale(p).into_scalar();
+        let tau = 1.0 / scale as f64;
         let nb = batches.max(1) as f64;
         let log = EpochLog {
             epoch,

@@ -185,10 +185,6 @@ pub fn load_pretrained_encoders(
             reason: "file not found".into(),
         });
     }
-    let wanted: Vec<String> = (0..classifier.num_modalities())
-        .flat_map(|m| classifier.encoder_params(m))
-        .map(|p| p.name)
-        .collect();
     let mut store = SafetensorsStore::from_file(path.to_path_buf())
         .allow_partial(true)
         .with_regex(r"^encoders\.");
@@ -198,11 +194,14 @@ pub fn load_pretrained_encoders(
             path: path.to_path_buf(),
             reason: format!("{e:?}"),
         })?;
-    let missing: Vec<&String> = wanted
+    // Heads and fusion are missing by design; an encoder tensor must not be.
+    let missing: Vec<&String> = result
+        .missing
         .iter()
-        .filter(|w| !result.applied.contains(w))
+        .map(|(path, _)| path)
+        .filter(|path| path.starts_with("encoders."))
         .collect();
-    if !missing.is_empty() || !result.errors.is_empty() {
+    if !missing.is_empty() || !result.errors.is_empty() || result.applied.is_empty() {
         return Err(NnError::Load {
             path: path.to_path_buf(),
             reason: format!(

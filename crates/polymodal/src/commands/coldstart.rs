@@ -31,9 +31,10 @@ pub fn run(args: Args) -> Result<()> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
     let config = ColdStartConfig {
-        pretrained: args.pretrained.canonicalize().map_err(|e| {
-            anyhow::anyhow!("--pretrained {}: {e}", args.pretrained.display())
-        })?,
+        pretrained: args
+            .pretrained
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("--pretrained {}: {e}", args.pretrained.display()))?,
         strategy,
         budget: args.budget,
         seed: args.seed,
@@ -46,14 +47,16 @@ pub fn run(args: Args) -> Result<()> {
         s.budget,
         s.pool,
         s.seconds,
-        s.terms.coverage,
-        s.terms.diversity,
-        s.terms.alignment,
-        s.terms.objective
+        s.coverage,
+        s.diversity,
+        s.alignment,
+        s.objective
     );
     println!(
         "ids: {}",
-        args.out.join(polymodal_lab::coldstart::SELECTED_CSV).display()
+        args.out
+            .join(polymodal_lab::coldstart::SELECTED_CSV)
+            .display()
     );
     Ok(())
 }

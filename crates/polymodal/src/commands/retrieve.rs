@@ -55,7 +55,10 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     for n in &r.neighbours {
-        println!("\nquery ({}) → nearest {}:", n.query_modality, n.target_modality);
+        println!(
+            "\nquery ({}) → nearest {}:",
+            n.query_modality, n.target_modality
+        );
         for (id, s) in &n.hits {
             println!("  {id}  {s:.4}");
         }
