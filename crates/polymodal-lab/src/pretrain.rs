@@ -224,9 +224,7 @@ fn pair_names(names: &[String]) -> Vec<String> {
 
 impl CsvLog<'_> {
     fn write(&self, l: &EpochLog) -> Result<(), LabError> {
-        let mut header: Vec<String> = ["epoch", "lr", "loss", "cross"]
-            .map(String::from)
-            .to_vec();
+        let mut header: Vec<String> = ["epoch", "lr", "loss", "cross"].map(String::from).to_vec();
         header.extend(csvfile::columns(&self.names, "proto"));
         header.extend(["cross_proto".into(), "temperature".into()]);
         header.extend(csvfile::columns(&pair_names(&self.names), "gap"));
@@ -345,7 +343,10 @@ pub fn pretrain_into(
         modalities: names.clone(),
         pool_samples: rows.len(),
         epochs: trained.history.len(),
-        gap: pair_names(&names).into_iter().zip(last.gap.clone()).collect(),
+        gap: pair_names(&names)
+            .into_iter()
+            .zip(last.gap.clone())
+            .collect(),
         usage_entropy: names
             .iter()
             .cloned()
@@ -393,7 +394,10 @@ fn write_embeddings(
 }
 
 fn curve(history: &[EpochLog], f: impl Fn(&EpochLog) -> f64) -> crate::plot::Curve {
-    history.iter().map(|l| (l.epoch as f64, f(l), 0.0)).collect()
+    history
+        .iter()
+        .map(|l| (l.epoch as f64, f(l), 0.0))
+        .collect()
 }
 
 fn write_report(
@@ -406,7 +410,10 @@ fn write_report(
 ) -> Result<(), LabError> {
     let mut loss = vec![
         ("total".to_string(), curve(history, |l| l.loss)),
-        ("cross-modal InfoNCE".to_string(), curve(history, |l| l.cross)),
+        (
+            "cross-modal InfoNCE".to_string(),
+            curve(history, |l| l.cross),
+        ),
     ];
     for (m, n) in names.iter().enumerate() {
         loss.push((format!("proto {n}"), curve(history, |l| l.proto[m])));

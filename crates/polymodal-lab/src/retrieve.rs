@@ -28,9 +28,8 @@ pub struct Direction {
 /// `queries`, `candidates` are `[n, d]` row-major.
 pub fn ranks(queries: &[f32], candidates: &[f32], d: usize) -> Vec<usize> {
     let n = queries.len() / d.max(1);
-    let dot = |a: &[f32], b: &[f32]| -> f64 {
-        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
-    };
+    let dot =
+        |a: &[f32], b: &[f32]| -> f64 { a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum() };
     (0..n)
         .map(|i| {
             let q = &queries[i * d..(i + 1) * d];

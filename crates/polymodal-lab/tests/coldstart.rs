@@ -85,15 +85,18 @@ fn zero_labels_pipeline_pretrain_retrieve_coldstart_simulate() {
     // Retrieval: both directions of 3 pairs; an id query finds neighbours in every modality.
     let first_test = emb.split_rows(Split::Test)[0];
     let id = emb.index.ids[first_test].clone();
-    let r = polymodal_lab::retrieve::run(&pt, Split::Test, Some(&Query::Id(id.clone())), 2)
-        .unwrap();
+    let r =
+        polymodal_lab::retrieve::run(&pt, Split::Test, Some(&Query::Id(id.clone())), 2).unwrap();
     assert_eq!(r.directions.len(), 6);
     assert!(r
         .directions
         .iter()
         .all(|d| d.recall_at_10 >= d.recall_at_1 && d.median_rank >= 1.0));
     assert_eq!(r.neighbours.len(), 9);
-    assert!(r.neighbours.iter().all(|n| n.hits.iter().all(|(h, _)| *h != id)));
+    assert!(r
+        .neighbours
+        .iter()
+        .all(|n| n.hits.iter().all(|(h, _)| *h != id)));
     let r = polymodal_lab::retrieve::run(&pt, Split::Test, Some(&Query::Text("low".into())), 3)
         .unwrap();
     assert_eq!(r.neighbours.len(), 3);
@@ -125,10 +128,7 @@ fn zero_labels_pipeline_pretrain_retrieve_coldstart_simulate() {
         .collect();
     assert_eq!(a.len(), 5);
     assert!(a.iter().all(|id| train.contains(&id)));
-    assert_eq!(
-        a.iter().collect::<std::collections::HashSet<_>>().len(),
-        5
-    );
+    assert_eq!(a.iter().collect::<std::collections::HashSet<_>>().len(), 5);
     assert_eq!(cs("cs-k", ColdStartKind::Kmeans).len(), 5);
     let too_many = ColdStartConfig {
         pretrained: pt.clone(),
@@ -152,14 +152,14 @@ fn zero_labels_pipeline_pretrain_retrieve_coldstart_simulate() {
         format!("active.pretrained={:?}", pt.display().to_string()),
         "active.pretrained_init=true".to_string(),
     ]);
-    let mut sim = SimConfig::parse(polymodal_lab::config::QUICK_SIMULATION, "q", &sim_sets).unwrap();
+    let mut sim =
+        SimConfig::parse(polymodal_lab::config::QUICK_SIMULATION, "q", &sim_sets).unwrap();
     sim.base.dataset.path = Some(ds.clone());
     let out = tmp.path().join("sim");
     polymodal_lab::simulate::run(sim.check("q").unwrap(), &out, &at(), &NoProgress).unwrap();
     let round0: serde_json::Value =
         fsutil::read_json(&out.join("cells/round0/seed1/round0/row.json")).unwrap();
-    let labelled: Vec<String> =
-        serde_json::from_value(round0["labelled_ids"].clone()).unwrap();
+    let labelled: Vec<String> = serde_json::from_value(round0["labelled_ids"].clone()).unwrap();
     assert_eq!(labelled, a);
     for cell in ["cells/round0/seed1/round0", "cells/random/seed1/round1"] {
         assert!(out.join(cell).join("init.safetensors").is_file(), "{cell}");

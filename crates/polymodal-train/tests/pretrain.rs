@@ -26,7 +26,11 @@ fn synthetic(n: usize) -> Dataset {
             img.push(if k % 4 == y { 1.0 } else { 0.0 } + rng.random_range(0.0f32..0.2));
         }
         labels.push(Some(y));
-        splits.push(if i % 6 == 0 { Split::Test } else { Split::Train });
+        splits.push(if i % 6 == 0 {
+            Split::Test
+        } else {
+            Split::Train
+        });
     }
     let spec = |name: &str, kind, shape: Vec<usize>| ModalitySpec {
         name: name.into(),
@@ -112,28 +116,34 @@ fn logs(t: &pretrain::Pretrained) -> Vec<String> {
 }
 
 #[test]
-fn labels_permuted_or_removed_give_a_byte_identical_checkpoint_and_log() {
+fn labels_permuted_or_removed_give_the_same_training() {
+    // Pretraining takes `Unlabelled`, which has no labels to read; this checks the whole path
+    // end to end. Measured: two runs on the *same* data in one process are not bit-identical
+    // (burn's CPU kernels; docs/COLD_START.md, known issues), so the comparison is every
+    // logged number to 1e-3 relative, the same tolerance two identical runs meet.
     let data = synthetic(90);
     let p = params(2);
-    let dir = tempfile::tempdir().unwrap();
-    let save = |t: &pretrain::Pretrained, name: &str| {
-        let path = dir.path().join(name);
-        t.model.save_safetensors(&path).unwrap();
-        std::fs::read(path).unwrap()
-    };
     let base = run(&data, &p);
+    let again = run(&data, &p);
     let mut permuted = data.clone();
     permuted.labels.rotate_left(7);
     permuted.labels[3] = Some(0);
     let mut removed = data.clone();
     removed.labels = vec![None; data.len()];
     removed.class_names = vec!["x".into(), "y".into()];
-    let bytes = save(&base, "base.safetensors");
-    for (name, other) in [("permuted", &permuted), ("removed", &removed)] {
-        let t = run(other, &p);
-        assert_eq!(bytes, save(&t, &format!("{name}.safetensors")), "{name}");
-        assert_eq!(logs(&base), logs(&t), "{name}");
-    }
+    let close = |a: &pretrain::Pretrained, b: &pretrain::Pretrained, what: &str| {
+        for (x, y) in a.history.iter().zip(&b.history) {
+            let xs = [vec![x.loss, x.cross, x.cross_proto, x.temperature], x.proto.clone(), x.gap.clone()].concat();
+            let ys = [vec![y.loss, y.cross, y.cross_proto, y.temperature], y.proto.clone(), y.gap.clone()].concat();
+            for (u, v) in xs.iter().zip(&ys) {
+                assert!((u - v).abs() <= 1e-3 * u.abs().max(1.0), "{what}: {u} vs {v}");
+            }
+        }
+    };
+    close(&base, &again, "same data");
+    close(&base, &run(&permuted, &p), "permuted");
+    close(&base, &run(&removed, &p), "removed");
+    assert_eq!(logs(&base).len(), 2);
     // Each part of the loss and every diagnostic is logged, finite.
     let l = &base.history[1];
     assert_eq!((l.proto.len(), l.gap.len(), l.usage_entropy.len()), (3, 3, 3));
@@ -187,19 +197,20 @@ fn save_load_round_trip_gives_the_same_embeddings_and_the_encoders_load_into_a_c
     }
     .init_seeded(&data.specs(), 4, &device, 3)
     .unwrap();
-    let e = load_pretrained_encoders(other, &path).unwrap_err().to_string();
+    let e = load_pretrained_encoders(other, &path)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("encoder.safetensors"), "{e}");
 }
 
 #[test]
 fn contrastive_pretraining_learns_the_pairing() {
-    // The pairs share a latent class: after a few epochs the cross-modal loss is below its
-    // first epoch's.
+    // The pairs share a latent class (4 of them): the cross-modal loss ends below chance,
+    // ln(batch) = ln 32 = 3.466 for a batch of 32 with one positive each.
     let data = synthetic(90);
     let t = run(&data, &params(6));
-    let first = t.history.first().unwrap().cross;
     let last = t.history.last().unwrap().cross;
-    assert!(last < first, "InfoNCE {first} -> {last}");
+    assert!(last < (32f64).ln(), "InfoNCE {last}");
 }
 
 #[test]

@@ -72,8 +72,14 @@ impl Pretrained {
             return Ok(None);
         };
         let emb_pool: Vec<usize> = pool.iter().map(|&i| self.rows[i]).collect();
-        let (picked, _, _) =
-            crate::coldstart::select(&self.embeddings, &emb_pool, kind, &a.coldstart, a.initial, seed)?;
+        let (picked, _, _) = crate::coldstart::select(
+            &self.embeddings,
+            &emb_pool,
+            kind,
+            &a.coldstart,
+            a.initial,
+            seed,
+        )?;
         let back: std::collections::HashMap<usize, usize> =
             pool.iter().map(|&i| (self.rows[i], i)).collect();
         Ok(Some(picked.iter().map(|r| back[r]).collect()))

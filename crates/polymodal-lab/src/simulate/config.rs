@@ -142,8 +142,7 @@ impl Extension for ActiveConfig {
         self.coldstart
             .check()
             .map_err(|e| LabError::Invalid(format!("active.coldstart: {e}")))?;
-        if (self.initial_strategy.is_some() || self.pretrained_init) && self.pretrained.is_none()
-        {
+        if (self.initial_strategy.is_some() || self.pretrained_init) && self.pretrained.is_none() {
             return Err(LabError::Invalid(
                 "active.initial_strategy and active.pretrained_init need active.pretrained (a \
                  `polymodal pretrain` run directory)"

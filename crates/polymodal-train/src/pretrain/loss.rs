@@ -86,7 +86,9 @@ pub fn sinkhorn(scores: &[f32], rows: usize, k: usize, epsilon: f64, iters: usiz
 /// `codes` are constant targets (`[n, K]`, from [`sinkhorn`]), `logits` the prediction
 /// (`P u / τ_p`); `mask` (`[n]`, 0/1) keeps the rows that have the modalities involved.
 pub fn swapped_ce(codes: Tensor<2>, logits: Tensor<2>, mask: Tensor<1>) -> Tensor<1> {
-    let per_row = (codes * log_softmax(logits, 1)).sum_dim(1).squeeze_dim::<1>(1);
+    let per_row = (codes * log_softmax(logits, 1))
+        .sum_dim(1)
+        .squeeze_dim::<1>(1);
     (per_row * mask.clone()).sum().neg() / mask.sum().clamp_min(1.0)
 }
 
@@ -138,12 +140,7 @@ mod tests {
         // With sample 2 masked the loss equals the 2-sample loss of the first two rows.
         let a = t2(vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8], [3, 2]);
         let b = t2(vec![1.0, 0.0, 0.0, 1.0, 0.8, 0.6], [3, 2]);
-        let masked = scalar(info_nce(
-            a,
-            b,
-            t1(vec![5.0]),
-            t1(vec![1.0, 1.0, 0.0]),
-        ));
+        let masked = scalar(info_nce(a, b, t1(vec![5.0]), t1(vec![1.0, 1.0, 0.0])));
         let two = t2(vec![1.0, 0.0, 0.0, 1.0], [2, 2]);
         let plain = scalar(info_nce(
             two.clone(),
@@ -159,7 +156,13 @@ mod tests {
         // Skewed scores: without balancing every sample would pick prototype 0.
         let (rows, k) = (6, 3);
         let scores: Vec<f32> = (0..rows * k)
-            .map(|i| if i % k == 0 { 0.9 } else { 0.1 * (i % 5) as f32 })
+            .map(|i| {
+                if i % k == 0 {
+                    0.9
+                } else {
+                    0.1 * (i % 5) as f32
+                }
+            })
             .collect();
         let q = sinkhorn(&scores, rows, k, 0.5, 200);
         for r in q.chunks_exact(k) {
@@ -168,7 +171,10 @@ mod tests {
         }
         for c in 0..k {
             let s: f32 = (0..rows).map(|r| q[r * k + c]).sum();
-            assert!((s - rows as f32 / k as f32).abs() < 1e-4, "prototype sum {s}");
+            assert!(
+                (s - rows as f32 / k as f32).abs() < 1e-4,
+                "prototype sum {s}"
+            );
         }
     }
 

@@ -152,11 +152,7 @@ pub fn modality_gap(a: &[f32], b: &[f32], both: &[bool], d: usize) -> f64 {
     for (i, _) in both.iter().enumerate().filter(|(_, &k)| k) {
         for (c, x) in [(&mut ca, a), (&mut cb, b)] {
             let row = &x[i * d..(i + 1) * d];
-            let norm = row
-                .iter()
-                .map(|&v| v as f64 * v as f64)
-                .sum::<f64>()
-                .sqrt();
+            let norm = row.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt();
             if norm > 0.0 {
                 for (s, &v) in c.iter_mut().zip(row) {
                     *s += v as f64 / norm;
@@ -303,8 +299,7 @@ fn batch_loss(
     for view in &u {
         for &(a, c) in &pairs {
             let mask = present[a].clone() * present[c].clone();
-            cross = cross
-                + loss::info_nce(view[a].clone(), view[c].clone(), scale.clone(), mask);
+            cross = cross + loss::info_nce(view[a].clone(), view[c].clone(), scale.clone(), mask);
         }
     }
     let cross = cross / (2 * pairs.len()) as f64;

@@ -52,10 +52,7 @@ fn linear(rng: &mut Rng, d_in: usize, d_out: usize, device: &Device) -> Linear {
     let w = draw(d_in * d_out);
     let b = draw(d_out);
     Linear {
-        weight: Param::from_tensor(Tensor::from_data(
-            TensorData::new(w, [d_in, d_out]),
-            device,
-        )),
+        weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
         bias: Some(Param::from_tensor(Tensor::from_data(
             TensorData::new(b, [d_out]),
             device,
@@ -65,7 +62,12 @@ fn linear(rng: &mut Rng, d_in: usize, d_out: usize, device: &Device) -> Linear {
 
 /// Rows divided by their L2 norm (a zero row stays zero).
 pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
+    let norm = x
+        .clone()
+        .powf_scalar(2.0)
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(1e-12);
     x / norm
 }
 
