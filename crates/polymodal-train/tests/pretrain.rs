@@ -133,10 +133,23 @@ fn labels_permuted_or_removed_give_the_same_training() {
     removed.class_names = vec!["x".into(), "y".into()];
     let close = |a: &pretrain::Pretrained, b: &pretrain::Pretrained, what: &str| {
         for (x, y) in a.history.iter().zip(&b.history) {
-            let xs = [vec![x.loss, x.cross, x.cross_proto, x.temperature], x.proto.clone(), x.gap.clone()].concat();
-            let ys = [vec![y.loss, y.cross, y.cross_proto, y.temperature], y.proto.clone(), y.gap.clone()].concat();
+            let xs = [
+                vec![x.loss, x.cross, x.cross_proto, x.temperature],
+                x.proto.clone(),
+                x.gap.clone(),
+            ]
+            .concat();
+            let ys = [
+                vec![y.loss, y.cross, y.cross_proto, y.temperature],
+                y.proto.clone(),
+                y.gap.clone(),
+            ]
+            .concat();
             for (u, v) in xs.iter().zip(&ys) {
-                assert!((u - v).abs() <= 1e-3 * u.abs().max(1.0), "{what}: {u} vs {v}");
+                assert!(
+                    (u - v).abs() <= 1e-3 * u.abs().max(1.0),
+                    "{what}: {u} vs {v}"
+                );
             }
         }
     };
@@ -146,7 +159,10 @@ fn labels_permuted_or_removed_give_the_same_training() {
     assert_eq!(logs(&base).len(), 2);
     // Each part of the loss and every diagnostic is logged, finite.
     let l = &base.history[1];
-    assert_eq!((l.proto.len(), l.gap.len(), l.usage_entropy.len()), (3, 3, 3));
+    assert_eq!(
+        (l.proto.len(), l.gap.len(), l.usage_entropy.len()),
+        (3, 3, 3)
+    );
     assert!(l.cross.is_finite() && l.cross_proto > 0.0 && l.temperature > 0.0);
     assert!(l
         .usage_entropy

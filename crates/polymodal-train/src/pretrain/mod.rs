@@ -270,9 +270,12 @@ struct Parts {
     cross_proto: f32,
 }
 
+/// One augmented view of a batch: per modality inputs `[b, numel]`, and presence.
+type View<'a> = (Vec<Vec<f32>>, &'a [Vec<f32>]);
+
 fn batch_loss(
     model: &PretrainModel,
-    views: [(Vec<Vec<f32>>, &[Vec<f32>]); 2],
+    views: [View<'_>; 2],
     p: &PretrainParams,
     device: &Device,
 ) -> Parts {
