@@ -33,6 +33,10 @@ pub mod rundir;
 pub mod simulate;
 pub mod stats;
 pub mod train;
+// Cold start (docs/COLD_START.md): self-supervised pretraining, retrieval, first-batch selection.
+pub mod coldstart;
+pub mod pretrain;
+pub mod retrieve;
 
 pub use error::LabError;
 pub mod project;

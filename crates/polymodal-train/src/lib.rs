@@ -11,6 +11,7 @@ pub mod bench;
 pub mod config;
 pub mod eval;
 pub mod ogm;
+pub mod pretrain;
 pub mod probe;
 pub mod tensors;
 pub mod trainer;

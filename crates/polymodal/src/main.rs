@@ -137,6 +137,15 @@ enum Command {
         #[command(subcommand)]
         what: commands::vl::VlCommand,
     },
+    /// Self-supervised pretraining on the unlabelled pool (cross-modal InfoNCE + prototypes);
+    /// writes encoders and cached embeddings (docs/COLD_START.md).
+    Pretrain(commands::pretrain::Args),
+    /// Cross-modal retrieval (R@1/5/10, median rank) and nearest neighbours on a pretraining
+    /// run's embeddings.
+    Retrieve(commands::retrieve::Args),
+    /// The first batch to label from zero labels (MMCSAL or a baseline) on a pretraining run's
+    /// embeddings.
+    Coldstart(commands::coldstart::Args),
     /// Benchmarks of the hot paths (JSON on stdout).
     Bench {
         #[command(subcommand)]
@@ -427,6 +436,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&json)?);
         }
         Command::Vl { what } => commands::vl::run(what, &at)?,
+        Command::Pretrain(args) => commands::pretrain::run(args, &at)?,
+        Command::Retrieve(args) => commands::retrieve::run(args)?,
+        Command::Coldstart(args) => commands::coldstart::run(args)?,
     }
     Ok(())
 }

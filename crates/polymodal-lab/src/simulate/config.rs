@@ -3,8 +3,10 @@
 
 use crate::config::{Extended, Extension, RunConfig};
 use crate::LabError;
+use polymodal_active::coldstart::{ColdStartKind, ColdStartParams};
 use polymodal_active::{StrategyKind, StrategyParams};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// How each round's model is obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,24 @@ pub struct ActiveConfig {
     /// Chains (strategy, seed) run in parallel.
     pub workers: usize,
     pub params: StrategyParams,
+    /// Round 0 chosen by a cold-start strategy on the embeddings of `pretrained`
+    /// (docs/COLD_START.md) instead of uniformly at random; needs `pretrained`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_strategy: Option<ColdStartKind>,
+    /// A `polymodal pretrain` run directory of the same dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PathBuf>,
+    /// Initialise every trained model's encoders from `pretrained`'s encoders (heads and
+    /// fusion fresh) instead of at random.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pretrained_init: bool,
+    /// Parameters of `initial_strategy`.
+    #[serde(skip_serializing_if = "is_default_coldstart")]
+    pub coldstart: ColdStartParams,
+}
+
+fn is_default_coldstart(p: &ColdStartParams) -> bool {
+    *p == ColdStartParams::default()
 }
 
 impl Default for ActiveConfig {
@@ -50,6 +70,10 @@ impl Default for ActiveConfig {
             retrain: Retrain::Scratch,
             workers: 2,
             params: StrategyParams::default(),
+            initial_strategy: None,
+            pretrained: None,
+            pretrained_init: false,
+            coldstart: ColdStartParams::default(),
         }
     }
 }
@@ -115,6 +139,16 @@ impl Extension for ActiveConfig {
         self.params
             .check()
             .map_err(|e| LabError::Invalid(format!("active.params: {e}")))?;
+        self.coldstart
+            .check()
+            .map_err(|e| LabError::Invalid(format!("active.coldstart: {e}")))?;
+        if (self.initial_strategy.is_some() || self.pretrained_init) && self.pretrained.is_none() {
+            return Err(LabError::Invalid(
+                "active.initial_strategy and active.pretrained_init need active.pretrained (a \
+                 `polymodal pretrain` run directory)"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -152,6 +186,18 @@ mod tests {
             ("[active]\nstrategy = [\"random\"]", "active.strategy"),
             ("[active]\nstrategies = [\"best\"]", "active.strategies"),
             ("[train]\nepochs = 0", "train.epochs"),
+            (
+                "[active]\ninitial_strategy = \"mmcsal\"",
+                "need active.pretrained",
+            ),
+            (
+                "[active]\ninitial_strategy = \"best\"",
+                "active.initial_strategy",
+            ),
+            (
+                "[active]\npretrained = \"p\"\ncoldstart = { gamma = -1.0 }",
+                "active.coldstart",
+            ),
         ];
         for (text, expected) in cases {
             let e = check(text);

@@ -6,6 +6,7 @@
 //! test split. Each (strategy, seed, round) cell is written to its own directory, `row.json`
 //! last, so an interrupted simulation resumes where it stopped with identical results.
 
+mod coldstart;
 pub mod config;
 mod context;
 pub mod outputs;
@@ -69,6 +70,7 @@ struct Sim<'a> {
     val: Vec<usize>,
     test: Vec<usize>,
     modality_names: Vec<String>,
+    pretrained: Option<coldstart::Pretrained>,
 }
 
 fn cell_dir(dir: &Path, strategy: &str, seed: u64, round: usize) -> PathBuf {
@@ -134,6 +136,13 @@ impl Sim<'_> {
         // The same training seed for every strategy of a (seed, round): differences between
         // strategies then come from the labelled data, not from the initialisation.
         let train_seed = polymodal_core::seed::derive(seed, &format!("round{round}"));
+        let pretrained_init = match (&self.pretrained, init_from) {
+            (Some(p), None) if self.cfg.ext.pretrained_init => {
+                Some(p.init_checkpoint(&base.model, self.data, train_seed, &dir)?)
+            }
+            _ => None,
+        };
+        let init_from = pretrained_init.as_deref().or(init_from);
         let cell = run_cell(
             CellRequest {
                 data: self.data,
@@ -182,7 +191,12 @@ impl Sim<'_> {
         if let Some(r) = self.load_record(ROUND0, seed, 0)? {
             return Ok(r);
         }
-        let initial = shuffled_prefix(&self.pool, seed, self.cfg.ext.initial);
+        let cold = match &self.pretrained {
+            Some(p) => p.initial_set(&self.cfg.ext, &self.pool, seed)?,
+            None => None,
+        };
+        let initial =
+            cold.unwrap_or_else(|| shuffled_prefix(&self.pool, seed, self.cfg.ext.initial));
         self.train_cell(ROUND0, seed, 0, &initial, &initial, 0.0, None)
     }
 
@@ -299,6 +313,9 @@ pub fn run(
 ) -> Result<outputs::Summary, LabError> {
     let c = cfg.get_mut();
     let data = load_data(&mut c.base.dataset, &mut c.base.data, at)?;
+    if let Some(p) = &mut c.ext.pretrained {
+        *p = p.canonicalize().map_err(|e| LabError::io(p.as_path(), e))?;
+    }
     let resolved = cfg.to_toml()?;
     let mut dir = RunDir::create_or_resume(
         out,
@@ -326,6 +343,7 @@ fn simulate_into(
         val: data.split_indices(Split::Val),
         test: data.split_indices(Split::Test),
         modality_names: data.specs().into_iter().map(|s| s.name).collect(),
+        pretrained: coldstart::Pretrained::open(&cfg.ext, data)?,
     };
     let a = &cfg.ext;
     // Checked at config validation: no overflow.
