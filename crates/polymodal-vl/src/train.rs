@@ -143,7 +143,11 @@ impl Default for VariantConfig {
 impl VariantConfig {
     /// Whether VD comes per batch from the model being trained.
     pub fn is_online(&self) -> bool {
-        self.online && matches!(self.kind, VariantKind::VdDiscrete | VariantKind::VdContinuous)
+        self.online
+            && matches!(
+                self.kind,
+                VariantKind::VdDiscrete | VariantKind::VdContinuous
+            )
     }
 
     /// Weight of a token with visual dependence `vd` under threshold `delta`.
@@ -166,7 +170,10 @@ impl VariantConfig {
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(VlError::Config(m));
         if self.online
-            && !matches!(self.kind, VariantKind::VdDiscrete | VariantKind::VdContinuous)
+            && !matches!(
+                self.kind,
+                VariantKind::VdDiscrete | VariantKind::VdContinuous
+            )
         {
             return bad(format!(
                 "variant.online applies to vd_discrete and vd_continuous, not \"{}\"",
@@ -175,9 +182,7 @@ impl VariantConfig {
         }
         if let Some(q) = self.delta_percentile {
             if !(0.0..=1.0).contains(&q) {
-                return bad(format!(
-                    "variant.delta_percentile = {q} must be in [0, 1]"
-                ));
+                return bad(format!("variant.delta_percentile = {q} must be in [0, 1]"));
             }
         }
         if self.kind != VariantKind::Baseline && !self.is_online() && self.reference.is_none() {
@@ -445,7 +450,13 @@ fn online_weights(
     tgt: &Tensor<3, Int>,
 ) -> Vec<Vec<f32>> {
     let t = inp.dims()[1];
-    let with: Vec<f32> = logp.clone().detach().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+    let with: Vec<f32> = logp
+        .clone()
+        .detach()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
     let without: Vec<f32> = log_softmax(model.forward(None, inp.clone()).detach(), 2)
         .gather(2, tgt.clone())
         .squeeze_dim::<2>(2)
@@ -458,7 +469,9 @@ fn online_weights(
         .enumerate()
         .map(|(i, e)| {
             (i * t + e.start - 1..i * t + e.seq.len() - 1)
-                .map(|k| with.get(k).copied().unwrap_or(0.0) - without.get(k).copied().unwrap_or(0.0))
+                .map(|k| {
+                    with.get(k).copied().unwrap_or(0.0) - without.get(k).copied().unwrap_or(0.0)
+                })
                 .collect()
         })
         .collect();
