@@ -2,8 +2,10 @@
 
 The same captioner as crates/polymodal-vl/src/model.rs with VlModelConfig::default():
 
-  canvas [B,1,84,84] -> conv3x3 s2 p1 (16) relu -> conv3x3 s2 p1 (32) relu -> conv3x3 s3 (64) relu
-  -> 7x7 = 49 patch tokens -> Linear(64,64) + learned patch position embedding
+  canvas [B,1,84,84] -> conv3x3 s2 p1 (16) relu -> conv3x3 s2 p1 (32) relu -> conv7x7 s3 p2 (64) relu
+  (model.patch_kernel = 7; --patch-kernel 3 gives the earlier conv3x3 s3 p0)
+  -> 7x7 = 49 patch tokens -> Linear(64,64) -> LayerNorm (model.image_norm) + learned patch
+  position embedding
   text: token embedding + learned text position embedding (vocab 40, d 64)
   prefix: [patches; text] through 2 pre-LN blocks (causal self-attention, 4 heads, q/k/v/o
   Linear with bias; GELU MLP 64-128-64), or cross-attention: text-only causal self-attention
@@ -83,12 +85,13 @@ class Block(nn.Module):
 
 
 class Captioner(nn.Module):
-    def __init__(self, vocab=40, d=64, layers=2, heads=4, ff=128, max_len=32, cross=False):
+    def __init__(self, vocab=40, d=64, layers=2, heads=4, ff=128, max_len=32, cross=False, patch_kernel=7):
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, 3, 0), nn.ReLU())
+            nn.Conv2d(32, 64, patch_kernel, 3, (patch_kernel - 3) // 2), nn.ReLU())
         self.proj, self.img_pos = nn.Linear(64, d), nn.Embedding(49, d)
+        self.ln_img = nn.LayerNorm(d)
         self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, heads, ff, cross) for _ in range(layers))
         self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
@@ -96,7 +99,7 @@ class Captioner(nn.Module):
 
     def image_tokens(self, img):
         x = self.conv(img).flatten(2).transpose(1, 2)
-        return self.proj(x) + self.img_pos.weight[None]
+        return self.ln_img(self.proj(x)) + self.img_pos.weight[None]
 
     def run(self, mem, tokens, caches, text_past):
         t = tokens.shape[1]
@@ -115,11 +118,12 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--patch-kernel", type=int, default=7)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     vocab, text_len, b = 40, 24, a.batch
-    m = Captioner(vocab=vocab, cross=a.conditioning == "cross_attention")
+    m = Captioner(vocab=vocab, cross=a.conditioning == "cross_attention", patch_kernel=a.patch_kernel)
     params = sum(p.numel() for p in m.parameters())
     img = torch.rand(b, 1, 84, 84)
     seq = torch.randint(4, vocab, (b, text_len + 1))

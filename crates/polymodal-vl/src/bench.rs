@@ -121,7 +121,7 @@ pub fn throughput(
         params,
         batch,
         text_len: t,
-        image_tokens: crate::model::patch_side(side).pow(2),
+        image_tokens: crate::model::patch_side(side, cfg.patch_kernel).pow(2),
         train_tokens_per_s: median(&train_runs),
         train_runs,
         generate_tokens_per_s: median(&generate_runs),

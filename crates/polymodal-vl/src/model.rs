@@ -49,6 +49,15 @@ pub struct VlModelConfig {
     /// Channels of the three strided convolutions (strides 2, 2, 3: an 84-px canvas becomes 7x7
     /// patch tokens).
     pub conv_channels: [usize; 3],
+    /// Kernel of the last (stride-3) convolution, odd and >= 3. It sets how much of the canvas
+    /// one patch token sees: 3 gives a 15-px receptive field, about half a 28-px digit, which left
+    /// the decoder to assemble digits from fragments (docs/HALLUCINATION.md, "Why the first
+    /// baselines ignored the image"); 7 gives 31 px, a whole digit per token.
+    pub patch_kernel: usize,
+    /// LayerNorm on the projected patch features before the patch-position embedding is added.
+    /// Without it the features of a freshly initialised CNN are small next to the N(0, 1)
+    /// position embedding, so the image tokens start out as little more than positions.
+    pub image_norm: bool,
 }
 
 impl Default for VlModelConfig {
@@ -61,6 +70,8 @@ impl Default for VlModelConfig {
             ff: 128,
             max_text_len: 32,
             conv_channels: [16, 32, 64],
+            patch_kernel: 7,
+            image_norm: true,
         }
     }
 }
@@ -69,9 +80,15 @@ fn conv_out(n: usize, k: usize, s: usize, p: usize) -> usize {
     (n + 2 * p).saturating_sub(k) / s + 1
 }
 
-/// The patch grid side for a canvas side.
-pub fn patch_side(side: usize) -> usize {
-    conv_out(conv_out(conv_out(side, 3, 2, 1), 3, 2, 1), 3, 3, 0)
+/// The patch grid side for a canvas side and last-convolution kernel (padding (k − 3)/2 keeps
+/// the grid of k = 3).
+pub fn patch_side(side: usize, patch_kernel: usize) -> usize {
+    conv_out(
+        conv_out(conv_out(side, 3, 2, 1), 3, 2, 1),
+        patch_kernel,
+        3,
+        patch_kernel.saturating_sub(3) / 2,
+    )
 }
 
 impl VlModelConfig {
@@ -85,6 +102,12 @@ impl VlModelConfig {
         }
         if self.layers == 0 || self.ff == 0 || self.conv_channels.contains(&0) {
             return bad("model.layers, model.ff and model.conv_channels must be > 0".into());
+        }
+        if self.patch_kernel < 3 || self.patch_kernel.is_multiple_of(2) {
+            return bad(format!(
+                "model.patch_kernel = {} must be odd and >= 3",
+                self.patch_kernel
+            ));
         }
         if self.max_text_len < 4 {
             return bad(format!(
@@ -105,7 +128,7 @@ impl VlModelConfig {
         seed: u64,
     ) -> Result<VlModel> {
         self.check()?;
-        if side < 12 {
+        if side < 12 || patch_side(side, self.patch_kernel) == 0 {
             return Err(VlError::Config(format!("canvas side {side} is too small")));
         }
         static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -119,7 +142,8 @@ impl VlModelConfig {
     fn init(&self, side: usize, vocab: usize, device: &Device) -> VlModel {
         let [c1, c2, c3] = self.conv_channels;
         let d = self.d_model;
-        let p = patch_side(side);
+        let p = patch_side(side, self.patch_kernel);
+        let pad = self.patch_kernel.saturating_sub(3) / 2;
         let cross = self.conditioning == Conditioning::CrossAttention;
         VlModel {
             conv1: Conv2dConfig::new([1, c1], [3, 3])
@@ -130,11 +154,14 @@ impl VlModelConfig {
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device),
-            conv3: Conv2dConfig::new([c2, c3], [3, 3])
+            conv3: Conv2dConfig::new([c2, c3], [self.patch_kernel, self.patch_kernel])
                 .with_stride([3, 3])
-                .with_padding(PaddingConfig2d::Valid)
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .init(device),
             proj: LinearConfig::new(c3, d).init(device),
+            ln_img: self
+                .image_norm
+                .then(|| LayerNormConfig::new(d).init(device)),
             img_pos: EmbeddingConfig::new(p * p, d).init(device),
             tok: EmbeddingConfig::new(vocab, d).init(device),
             pos: EmbeddingConfig::new(self.max_text_len, d).init(device),
@@ -286,6 +313,7 @@ pub struct VlModel {
     conv2: Conv2d,
     conv3: Conv2d,
     proj: Linear,
+    ln_img: Option<LayerNorm>,
     img_pos: Embedding,
     tok: Embedding,
     pos: Embedding,
@@ -334,7 +362,12 @@ impl VlModel {
         let x = x.flatten::<3>(2, 3).swap_dims(1, 2);
         let p = x.dims()[1];
         let idx = Tensor::<1, Int>::arange(0..p as i64, &x.device()).reshape([1, p]);
-        self.proj.forward(x) + self.img_pos.forward(idx)
+        let x = self.proj.forward(x);
+        let x = match &self.ln_img {
+            Some(ln) => ln.forward(x),
+            None => x,
+        };
+        x + self.img_pos.forward(idx)
     }
 
     /// Runs new text `tokens` `[b, t]` (after `cache`'s positions), returning logits `[b, t, vocab]`.
@@ -618,6 +651,8 @@ mod tests {
             ff: 32,
             max_text_len: 12,
             conv_channels: [4, 4, 8],
+            patch_kernel: 3,
+            image_norm: true,
         };
         let m = cfg
             .init_seeded(24, 9, &crate::train::inference_device(), 3)

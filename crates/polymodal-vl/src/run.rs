@@ -711,11 +711,24 @@ pub(crate) mod tests {
             &[],
         )
         .unwrap();
+        // Cross-attention differs from the defaults only where validation chose otherwise
+        // (docs/HALLUCINATION.md): no projector LayerNorm, 6 epochs.
         assert_eq!(
-            cross.model.conditioning,
-            crate::model::Conditioning::CrossAttention
+            cross.model,
+            VlModelConfig {
+                conditioning: crate::model::Conditioning::CrossAttention,
+                image_norm: false,
+                ..VlModelConfig::default()
+            }
         );
-        assert_eq!(cross.train, TrainConfig::default());
+        assert_eq!(
+            cross.train,
+            TrainConfig {
+                epochs: 6,
+                ..TrainConfig::default()
+            }
+        );
+        assert_eq!(cross.variant, VariantConfig::default());
     }
 
     #[test]

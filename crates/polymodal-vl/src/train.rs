@@ -20,7 +20,7 @@ use crate::error::{Result, VlError};
 use crate::model::{teacher_forcing, VlModel, VlModelConfig};
 use crate::scenes::{qa_samples, Instruction, QaSample, SceneSet, SceneSplit};
 use crate::tokenizer::Tokenizer;
-use crate::vd::{visual_dependence, TargetScorer, WordKind};
+use crate::vd::{threshold_from_percentile, visual_dependence, TargetScorer, WordKind};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
@@ -59,7 +59,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             seed: 1,
-            epochs: 6,
+            epochs: 8,
             batch: 32,
             lr: 2e-3,
             weight_decay: 0.01,
@@ -101,6 +101,15 @@ pub struct VariantConfig {
     pub reference: Option<PathBuf>,
     /// VD threshold δ (nats) of the discrete classes.
     pub delta: f32,
+    /// If set, δ is this quantile of |VD| over the training answer tokens (per batch when
+    /// `online`) instead of `delta`.
+    pub delta_percentile: Option<f64>,
+    /// VD from the model being trained, per batch (one extra forward pass without the image,
+    /// no gradient), instead of once from the reference: only `vd_discrete` / `vd_continuous`.
+    pub online: bool,
+    /// Online VD: plain (unit-weight) training for this many steps first, so that VD is read
+    /// from a model that has begun to use its image.
+    pub online_start: usize,
     pub w_neg: f32,
     pub w_pos: f32,
     /// Continuous form: w = 1 + alpha * sigmoid(-VD / kappa).
@@ -118,6 +127,9 @@ impl Default for VariantConfig {
             kind: VariantKind::Baseline,
             reference: None,
             delta: 0.5,
+            delta_percentile: None,
+            online: false,
+            online_start: 0,
             w_neg: 2.0,
             w_pos: 1.0,
             alpha: 2.0,
@@ -129,9 +141,51 @@ impl Default for VariantConfig {
 }
 
 impl VariantConfig {
+    /// Whether VD comes per batch from the model being trained.
+    pub fn is_online(&self) -> bool {
+        self.online
+            && matches!(
+                self.kind,
+                VariantKind::VdDiscrete | VariantKind::VdContinuous
+            )
+    }
+
+    /// Weight of a token with visual dependence `vd` under threshold `delta`.
+    pub fn weight(&self, vd: f32, delta: f32) -> f32 {
+        match self.kind {
+            VariantKind::VdDiscrete => {
+                if vd < -delta {
+                    self.w_neg
+                } else if vd > delta {
+                    self.w_pos
+                } else {
+                    1.0
+                }
+            }
+            VariantKind::VdContinuous => 1.0 + self.alpha * sigmoid(-vd / self.kappa),
+            _ => 1.0,
+        }
+    }
+
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(VlError::Config(m));
-        if self.kind != VariantKind::Baseline && self.reference.is_none() {
+        if self.online
+            && !matches!(
+                self.kind,
+                VariantKind::VdDiscrete | VariantKind::VdContinuous
+            )
+        {
+            return bad(format!(
+                "variant.online applies to vd_discrete and vd_continuous, not \"{}\"",
+                self.kind.as_str()
+            ));
+        }
+        if let Some(q) = self.delta_percentile {
+            if !(0.0..=1.0).contains(&q) {
+                return bad(format!("variant.delta_percentile = {q} must be in [0, 1]"));
+            }
+        }
+        if self.kind != VariantKind::Baseline && !self.is_online() && self.reference.is_none() {
             return bad(format!(
                 "variant.kind = \"{}\" needs variant.reference (the model directory of a trained baseline)",
                 self.kind.as_str()
@@ -257,7 +311,7 @@ pub fn variant_weights(
         .map(|e| vec![1.0; e.seq.len() - e.start])
         .collect();
     let mut keep = vec![true; data.len()];
-    if v.kind == VariantKind::Baseline {
+    if v.kind == VariantKind::Baseline || v.is_online() {
         return Ok(Weights {
             per_token: ones,
             keep,
@@ -276,30 +330,13 @@ pub fn variant_weights(
         VariantKind::Baseline => unreachable!("returned above"),
         VariantKind::VdDiscrete | VariantKind::VdContinuous | VariantKind::Filter => {
             let vd = visual_dependence(&scorer, &scenes, &seqs)?;
+            let delta = v
+                .delta_percentile
+                .map_or(v.delta, |q| threshold_from_percentile(&vd, q));
             match v.kind {
-                VariantKind::VdDiscrete => vd
+                VariantKind::VdDiscrete | VariantKind::VdContinuous => vd
                     .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|&x| {
-                                if x < -v.delta {
-                                    v.w_neg
-                                } else if x > v.delta {
-                                    v.w_pos
-                                } else {
-                                    1.0
-                                }
-                            })
-                            .collect()
-                    })
-                    .collect(),
-                VariantKind::VdContinuous => vd
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|&x| 1.0 + v.alpha * sigmoid(-x / v.kappa))
-                            .collect()
-                    })
+                    .map(|r| r.iter().map(|&x| v.weight(x, delta)).collect())
                     .collect(),
                 _ => {
                     // Risk = mean VD over the object words of the answer; lowest first.
@@ -401,22 +438,85 @@ pub fn train_samples(set: &SceneSet, cfg: &TrainConfig) -> Vec<QaSample> {
     s
 }
 
+/// Per-token weights of a batch from VD of the model being trained (online form): log p with
+/// the image comes from the training forward pass (`logp`, detached here), log p without it
+/// from one more forward pass that records no gradient.
+fn online_weights(
+    model: &VlModel,
+    variant: &VariantConfig,
+    batch: &[&Encoded],
+    logp: &Tensor<2>,
+    inp: &Tensor<2, Int>,
+    tgt: &Tensor<3, Int>,
+) -> Vec<Vec<f32>> {
+    let t = inp.dims()[1];
+    let with: Vec<f32> = logp
+        .clone()
+        .detach()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let without: Vec<f32> = log_softmax(model.forward(None, inp.clone()).detach(), 2)
+        .gather(2, tgt.clone())
+        .squeeze_dim::<2>(2)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let vd: Vec<Vec<f32>> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            (i * t + e.start - 1..i * t + e.seq.len() - 1)
+                .map(|k| {
+                    with.get(k).copied().unwrap_or(0.0) - without.get(k).copied().unwrap_or(0.0)
+                })
+                .collect()
+        })
+        .collect();
+    let delta = variant
+        .delta_percentile
+        .map_or(variant.delta, |q| threshold_from_percentile(&vd, q));
+    vd.iter()
+        .map(|r| r.iter().map(|&x| variant.weight(x, delta)).collect())
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn weighted_loss(
     model: &VlModel,
     set: &SceneSet,
     batch: &[&Encoded],
     weights: &[&Vec<f32>],
     with_image: bool,
+    online: Option<&VariantConfig>,
     device: &Device,
 ) -> (Tensor<1>, usize) {
     let seqs: Vec<(Vec<usize>, usize)> = batch.iter().map(|e| (e.seq.clone(), e.start)).collect();
     let (inputs, targets, t) = teacher_forcing(&seqs);
     let b = batch.len();
+    let scenes: Vec<usize> = batch.iter().map(|e| e.scene).collect();
+    let img = with_image.then(|| images_tensor(set, &scenes, device));
+    let inp = Tensor::<2, Int>::from_data(TensorData::new(inputs, [b, t]), device);
+    let tgt = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t, 1]), device);
+    let logp = log_softmax(model.forward(img, inp.clone()), 2)
+        .gather(2, tgt.clone())
+        .squeeze_dim::<2>(2);
+    // Without the image in this batch VD is undefined: such batches keep the given weights.
+    let computed = match online {
+        Some(v) if with_image => Some(online_weights(model, v, batch, &logp, &inp, &tgt)),
+        _ => None,
+    };
+    let weights: Vec<&Vec<f32>> = match &computed {
+        Some(c) => c.iter().collect(),
+        None => weights.to_vec(),
+    };
     // Weight of each target position: the token's weight on answer positions, 0 elsewhere,
     // rescaled so that the answer positions of the batch average 1.
     let mut w = vec![0f32; b * t];
     let mut n = 0usize;
-    for (i, (e, ws)) in batch.iter().zip(weights).enumerate() {
+    for (i, (e, ws)) in batch.iter().zip(&weights).enumerate() {
         for (j, &x) in ws.iter().enumerate() {
             w[i * t + e.start - 1 + j] = x;
             n += 1;
@@ -427,16 +527,8 @@ fn weighted_loss(
     for x in &mut w {
         *x *= scale;
     }
-    let scenes: Vec<usize> = batch.iter().map(|e| e.scene).collect();
-    let img = with_image.then(|| images_tensor(set, &scenes, device));
-    let inp = Tensor::<2, Int>::from_data(TensorData::new(inputs, [b, t]), device);
-    let tgt = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t, 1]), device);
     let wt = Tensor::<2>::from_data(TensorData::new(w, [b, t]), device);
-    let nll = log_softmax(model.forward(img, inp), 2)
-        .gather(2, tgt)
-        .squeeze_dim::<2>(2)
-        .neg();
-    ((nll * wt).sum() / n.max(1) as f64, n)
+    ((logp.neg() * wt).sum() / n.max(1) as f64, n)
 }
 
 /// Mean unweighted target NLL on `data` (with images).
@@ -514,7 +606,8 @@ pub fn train(
             let with_image = !drop_rng.random_bool(cfg.image_dropout);
             let batch: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
             let ws: Vec<&Vec<f32>> = chunk.iter().map(|&i| &weights.per_token[i]).collect();
-            let (loss, n) = weighted_loss(&model, set, &batch, &ws, with_image, &device);
+            let online = (variant.is_online() && step >= variant.online_start).then_some(variant);
+            let (loss, n) = weighted_loss(&model, set, &batch, &ws, with_image, online, &device);
             let value: f32 = loss.clone().into_scalar();
             if !value.is_finite() {
                 return Err(VlError::Input(format!(
@@ -586,6 +679,7 @@ mod tests {
             &batch,
             &ones.iter().collect::<Vec<_>>(),
             true,
+            None,
             &dev,
         )
         .0
@@ -596,6 +690,7 @@ mod tests {
             &batch,
             &twos.iter().collect::<Vec<_>>(),
             true,
+            None,
             &dev,
         )
         .0
@@ -604,6 +699,77 @@ mod tests {
         // And with unit weights it is the mean target NLL.
         let nll = mean_nll(&m, &set, &data[..4]).unwrap();
         assert!((l1 as f64 - nll).abs() < 1e-4, "{l1} vs {nll}");
+    }
+
+    /// The online weights of a batch (VD from the training forward pass and one pass without
+    /// the image) equal the offline weights computed by `visual_dependence` from the same
+    /// model, for both forms and for a percentile threshold.
+    #[test]
+    fn online_weights_equal_offline_weights_of_the_same_model() {
+        let set = crate::run::tests::tiny_set();
+        let tok = build_tokenizer(&set, 0);
+        let data = encode(&tok, &qa_samples(&set, SceneSplit::Train, 0)).unwrap();
+        let cfg = VlModelConfig {
+            d_model: 16,
+            heads: 2,
+            ff: 16,
+            layers: 1,
+            max_text_len: 24,
+            conv_channels: [4, 4, 4],
+            ..VlModelConfig::default()
+        };
+        let dev = inference_device();
+        let m = cfg.init_seeded(set.side, tok.len(), &dev, 7).unwrap();
+        let batch: Vec<&Encoded> = data.iter().collect();
+        let seqs: Vec<(Vec<usize>, usize)> =
+            batch.iter().map(|e| (e.seq.clone(), e.start)).collect();
+        let (inputs, targets, t) = teacher_forcing(&seqs);
+        let b = batch.len();
+        let scenes: Vec<usize> = batch.iter().map(|e| e.scene).collect();
+        let inp = Tensor::<2, Int>::from_data(TensorData::new(inputs, [b, t]), &dev);
+        let tgt = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t, 1]), &dev);
+        let logp = log_softmax(
+            m.forward(Some(images_tensor(&set, &scenes, &dev)), inp.clone()),
+            2,
+        )
+        .gather(2, tgt.clone())
+        .squeeze_dim::<2>(2);
+        for (kind, pct) in [
+            (VariantKind::VdDiscrete, None),
+            (VariantKind::VdDiscrete, Some(0.5)),
+            (VariantKind::VdContinuous, None),
+        ] {
+            let v = VariantConfig {
+                kind,
+                delta: 0.01,
+                delta_percentile: pct,
+                w_neg: 3.0,
+                w_pos: 0.5,
+                reference: Some("unused".into()),
+                ..VariantConfig::default()
+            };
+            let online = online_weights(&m, &v, &batch, &logp, &inp, &tgt);
+            let offline = variant_weights(&v, &data, &set, &tok, Some(&m)).unwrap();
+            assert_eq!(online.len(), offline.per_token.len());
+            let mut differs_from_one = false;
+            for (a, b) in online.iter().zip(&offline.per_token) {
+                assert_eq!(a.len(), b.len());
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() < 1e-4, "{kind:?} {pct:?}: {x} vs {y}");
+                    differs_from_one |= (x - 1.0).abs() > 1e-3;
+                }
+            }
+            assert!(differs_from_one, "{kind:?}: every weight is 1");
+        }
+        let bad = VariantConfig {
+            kind: VariantKind::Prior,
+            online: true,
+            ..VariantConfig::default()
+        };
+        assert_eq!(
+            bad.check().unwrap_err().to_string(),
+            "invalid config: variant.online applies to vd_discrete and vd_continuous, not \"prior\""
+        );
     }
 
     #[test]
