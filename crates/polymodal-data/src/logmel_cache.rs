@@ -152,7 +152,8 @@ impl DatasetCache {
         let mut edge = vec![0u8; EDGE.min(meta.len()) as usize];
         f.read_exact(&mut edge).ok()?;
         h.update(&edge);
-        f.seek(SeekFrom::Start(meta.len() - edge.len() as u64)).ok()?;
+        f.seek(SeekFrom::Start(meta.len() - edge.len() as u64))
+            .ok()?;
         f.read_exact(&mut edge).ok()?;
         h.update(&edge);
         h.update((settings.len() as u64).to_le_bytes());

@@ -235,7 +235,10 @@ fn repeated_load_comes_from_the_dataset_cache_unchanged() {
     };
     assert_eq!(bits(&a), bits(&b));
     assert_eq!(a.fingerprint, b.fingerprint);
-    assert_eq!((&a.ids, &a.labels, &a.splits), (&b.ids, &b.labels, &b.splits));
+    assert_eq!(
+        (&a.ids, &a.labels, &a.splits),
+        (&b.ids, &b.labels, &b.splits)
+    );
 
     let mut other = cfg.clone();
     other.image.noise_std = 0.1;

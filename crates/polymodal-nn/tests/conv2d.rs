@@ -204,8 +204,8 @@ fn each_term(c: &Case, mut f: impl FnMut(usize, usize, usize)) {
                                 if ix < 0 || ix as usize >= c.w {
                                     continue;
                                 }
-                                let x_idx = ((n * c.c_in + ch) * c.h + iy as usize) * c.w
-                                    + ix as usize;
+                                let x_idx =
+                                    ((n * c.c_in + ch) * c.h + iy as usize) * c.w + ix as usize;
                                 let w_idx = ((o * cg + ci) * c.k[0] + ky) * c.k[1] + kx;
                                 f(out_idx, x_idx, w_idx);
                             }
@@ -230,7 +230,11 @@ fn naive_forward(c: &Case, v: &Values) -> Vec<f64> {
 
 /// `L = sum(conv(x) * r)` in f64.
 fn naive_loss(c: &Case, v: &Values) -> f64 {
-    naive_forward(c, v).iter().zip(&v.r).map(|(a, b)| a * b).sum()
+    naive_forward(c, v)
+        .iter()
+        .zip(&v.r)
+        .map(|(a, b)| a * b)
+        .sum()
 }
 
 /// Analytic gradients of [`naive_loss`] from the definitions: (dx, dw, db).
