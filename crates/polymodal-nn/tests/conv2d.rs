@@ -262,7 +262,7 @@ fn tensor<const D: usize>(v: &[f64], shape: [usize; D]) -> Tensor<D> {
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .unwrap()
         .into_iter()
         .map(f64::from)
