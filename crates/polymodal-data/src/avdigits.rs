@@ -14,7 +14,7 @@ use crate::audio::{self, MelConfig, MelFrontEnd, NoiseKind};
 mod logmel_cache;
 use crate::dataset::{Dataset, ModalityData};
 use crate::DataError;
-use logmel_cache::LogMelCache;
+use logmel_cache::{DatasetCache, LogMelCache};
 use polymodal_core::{ModalityKind, ModalitySpec, SampleId, Split};
 use rand::Rng as _;
 use safetensors::{Dtype, SafeTensors};
@@ -297,6 +297,20 @@ impl AvDigitsConfig {
     pub fn load(&self) -> Result<Dataset, DataError> {
         self.validate()?;
         let path = self.store_path();
+        // Every setting but the directory (which is where the cache lives), serialised whole so
+        // that a field added later is part of the key without touching the cache.
+        let settings = serde_json::to_string(&AvDigitsConfig {
+            path: PathBuf::new(),
+            ..self.clone()
+        })
+        .expect("settings serialise");
+        let dataset_cache =
+            DatasetCache::key(&path, &settings).map(|key| DatasetCache::new(&self.path, &key));
+        if let Some(dataset) = dataset_cache.as_ref().and_then(DatasetCache::read) {
+            if dataset.validate().is_ok() && dataset.validate_finite().is_ok() {
+                return Ok(dataset);
+            }
+        }
         let (store, gz) = read_store(&path)?;
         let n = store.labels.len();
         let splits: Vec<Split> = store
@@ -404,6 +418,9 @@ impl AvDigitsConfig {
         };
         dataset.validate()?;
         dataset.validate_finite()?;
+        if let Some(cache) = &dataset_cache {
+            cache.write(&dataset);
+        }
         Ok(dataset)
     }
 

@@ -243,3 +243,60 @@ fn waveforms_for_listening_are_what_the_log_mels_were_computed_from() {
     );
     assert_eq!(wav.len(), 44 + 2 * 8000);
 }
+
+/// A repeated load is served whole from `<data dir>/.logmel-cache/*.dataset`: the same values
+/// bit for bit and the same fingerprint. Another setting, or a store file that changed, has its
+/// own entry.
+#[test]
+fn repeated_load_comes_from_the_dataset_cache_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AvDigitsConfig {
+        path: dir.path().to_path_buf(),
+        ..AvDigitsConfig::default()
+    };
+    tiny_store(dir.path(), [0, 1, 2, 3], [0, 0, 1, 2]);
+    let entries = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir.path().join(".logmel-cache"))
+            .map(|r| r.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| p.extension().is_some_and(|e| e == "dataset"));
+        v.sort();
+        v
+    };
+    assert!(entries().is_empty());
+    let a = cfg.load().unwrap();
+    assert_eq!(entries().len(), 1, "the first load writes the cache");
+    let b = cfg.load().unwrap();
+    assert_eq!(entries().len(), 1, "the second load reads it");
+    let bits = |d: &polymodal_data::Dataset| -> Vec<Vec<u32>> {
+        d.modalities
+            .iter()
+            .map(|m| m.values.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    assert_eq!(bits(&a), bits(&b));
+    assert_eq!(a.fingerprint, b.fingerprint);
+    assert_eq!(
+        (&a.ids, &a.labels, &a.splits),
+        (&b.ids, &b.labels, &b.splits)
+    );
+
+    let mut other = cfg.clone();
+    other.image.noise_std = 0.1;
+    assert_ne!(other.load().unwrap().fingerprint, a.fingerprint);
+    assert_eq!(entries().len(), 2, "another setting is another entry");
+
+    // A damaged entry is a miss: the load computes the same dataset again.
+    for e in entries() {
+        std::fs::write(&e, b"PMAVDSET garbage").unwrap();
+    }
+    let c = cfg.load().unwrap();
+    assert_eq!(bits(&a), bits(&c));
+    assert_eq!(a.fingerprint, c.fingerprint);
+
+    // A relabelled store (same size) is not served from the old entry.
+    tiny_store(dir.path(), [0, 1, 2, 4], [0, 0, 1, 2]);
+    let d = cfg.load().unwrap();
+    assert_eq!(d.labels[3], Some(4));
+    assert_ne!(d.fingerprint, a.fingerprint);
+}
