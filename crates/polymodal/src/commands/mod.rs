@@ -3,3 +3,4 @@ pub mod label;
 pub mod print;
 pub mod select;
 pub mod vl;
+pub mod laziness;
