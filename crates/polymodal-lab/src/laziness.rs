@@ -207,7 +207,10 @@ fn measure(
         } else {
             format!("only-{}", names[k - 1])
         };
-        dir.path.join("cells").join(format!("seed{seed}")).join(name)
+        dir.path
+            .join("cells")
+            .join(format!("seed{seed}"))
+            .join(name)
     };
     run_parallel(jobs.len(), workers.max(1), |i| {
         let (seed, k) = jobs[i];
@@ -287,13 +290,7 @@ fn write_outputs(
     summary: &Summary,
 ) -> Result<(), LabError> {
     let header: Vec<String> = [
-        "seed",
-        "modality",
-        "alone",
-        "in_fused",
-        "gap",
-        "fused",
-        "heads",
+        "seed", "modality", "alone", "in_fused", "gap", "fused", "heads",
     ]
     .map(String::from)
     .to_vec();

@@ -101,19 +101,28 @@ fn probe_loss_never_reaches_encoders_or_fusion() {
                 assert!(names.out.keys().any(|k| k.starts_with("heads.0")));
                 assert!(names.out.keys().any(|k| k.starts_with("heads.1")));
             } else {
-                assert!(reached_encoders, "{fusion:?}: joint heads must train encoders");
+                assert!(
+                    reached_encoders,
+                    "{fusion:?}: joint heads must train encoders"
+                );
             }
         }
         // Detaching changes no forward value.
         let a = model.forward_with(x.clone(), vec![ones.clone(), ones.clone()], None, false);
         let b = model.forward_with(x.clone(), vec![ones.clone(), ones.clone()], None, true);
         assert_eq!(values(a.fused), values(b.fused));
-        assert_eq!(values(a.per_modality[1].clone()), values(b.per_modality[1].clone()));
+        assert_eq!(
+            values(a.per_modality[1].clone()),
+            values(b.per_modality[1].clone())
+        );
     }
 }
 
 fn values(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
 }
 
 /// 3 classes; "strong" separates them well, "weak" barely (as tests/train.rs).
@@ -169,7 +178,11 @@ fn model_cfg() -> ModelConfig {
     }
 }
 
-fn run(data: &Dataset, dir: &std::path::Path, tweak: impl FnOnce(&mut TrainConfig)) -> TrainOutcome {
+fn run(
+    data: &Dataset,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut TrainConfig),
+) -> TrainOutcome {
     let mut cfg = TrainConfig {
         epochs: 6,
         batch_size: 32,
@@ -244,7 +257,11 @@ fn both_modes_save_load_and_evaluate() {
         assert_eq!(a.fused, b.fused, "{mode}");
         assert_eq!(a.per_modality, b.per_modality, "{mode}");
         let report = evaluate(&data, &b).unwrap();
-        assert!(report.fused.accuracy > 0.8, "{mode}: {}", report.fused.accuracy);
+        assert!(
+            report.fused.accuracy > 0.8,
+            "{mode}: {}",
+            report.fused.accuracy
+        );
         for name in ["strong", "weak"] {
             let acc = report.per_modality[name].accuracy;
             assert!((0.0..=1.0).contains(&acc), "{mode} {name}: {acc}");

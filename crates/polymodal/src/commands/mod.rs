@@ -1,6 +1,6 @@
 pub mod data;
 pub mod label;
+pub mod laziness;
 pub mod print;
 pub mod select;
 pub mod vl;
-pub mod laziness;
