@@ -38,6 +38,27 @@ pub struct ImageDegradation {
     pub occlusion: usize,
     /// Standard deviation of Gaussian pixel noise added to intensities in [0, 1].
     pub noise_std: f32,
+    /// Per-sample variation in dominance: this fraction of the samples (each drawn from its own
+    /// stream) gets a square occluder of side `heavy_occlusion` instead of `occlusion`.
+    /// 0 = off; left out of the settings' serialisation when off, so presets without it keep
+    /// their fingerprint.
+    #[serde(skip_serializing_if = "is_zero_f32")]
+    pub heavy_fraction: f32,
+    /// Occluder side (pixels) of the heavily occluded samples.
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub heavy_occlusion: usize,
+}
+
+fn is_zero_f32(x: &f32) -> bool {
+    *x == 0.0
+}
+
+fn is_zero_usize(x: &usize) -> bool {
+    *x == 0
+}
+
+fn is_generator_range(x: &[f32; 2]) -> bool {
+    *x == GENERATOR_SNR_DB
 }
 
 impl Default for ImageDegradation {
@@ -45,6 +66,8 @@ impl Default for ImageDegradation {
         Self {
             occlusion: 0,
             noise_std: 0.0,
+            heavy_fraction: 0.0,
+            heavy_occlusion: 0,
         }
     }
 }
@@ -55,12 +78,23 @@ pub struct AudioDegradation {
     /// SNR range in dB: each clip's stored SNR (drawn uniformly from the generator's 0..24 dB)
     /// is mapped linearly onto this range. Lower means noisier audio.
     pub snr_db: [f32; 2],
+    /// Per-sample variation in dominance: this fraction of the clips (each drawn from its own
+    /// stream) has its stored SNR mapped onto `low_snr_db` instead of `snr_db`. 0 = off; left
+    /// out of the settings' serialisation when off, so presets without it keep their
+    /// fingerprint and log-mel cache key.
+    #[serde(skip_serializing_if = "is_zero_f32")]
+    pub low_snr_fraction: f32,
+    /// SNR range (dB) of the low-SNR clips.
+    #[serde(skip_serializing_if = "is_generator_range")]
+    pub low_snr_db: [f32; 2],
 }
 
 impl Default for AudioDegradation {
     fn default() -> Self {
         Self {
             snr_db: GENERATOR_SNR_DB,
+            low_snr_fraction: 0.0,
+            low_snr_db: GENERATOR_SNR_DB,
         }
     }
 }
@@ -254,10 +288,30 @@ impl AvDigitsConfig {
                 "data.image.noise_std must be a finite number >= 0".into(),
             ));
         }
-        let [lo, hi] = self.audio.snr_db;
-        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+        for (key, [lo, hi]) in [
+            ("snr_db", self.audio.snr_db),
+            ("low_snr_db", self.audio.low_snr_db),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(DataError::Config(format!(
+                    "data.audio.{key} = [{lo}, {hi}] must be two finite numbers, low first"
+                )));
+            }
+        }
+        for (key, f) in [
+            ("image.heavy_fraction", self.image.heavy_fraction),
+            ("audio.low_snr_fraction", self.audio.low_snr_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(DataError::Config(format!(
+                    "data.{key} = {f} must be in [0, 1]"
+                )));
+            }
+        }
+        if self.image.heavy_occlusion > IMAGE_SIDE {
             return Err(DataError::Config(format!(
-                "data.audio.snr_db = [{lo}, {hi}] must be two finite numbers, low first"
+                "data.image.heavy_occlusion = {} is larger than the {IMAGE_SIDE}-pixel image",
+                self.image.heavy_occlusion
             )));
         }
         Ok(())
@@ -267,7 +321,11 @@ impl AvDigitsConfig {
     /// mixed with noise at its SNR. The log-mel front end and the labelling page's audio player
     /// both start here, so what a person hears is what the model's input was computed from.
     fn render_wave(&self, store: &Store, i: usize, window: usize) -> Vec<f32> {
-        let [lo, hi] = self.audio.snr_db;
+        let [lo, hi] = if self.is_low_snr(i) {
+            self.audio.low_snr_db
+        } else {
+            self.audio.snr_db
+        };
         let [glo, ghi] = GENERATOR_SNR_DB;
         let (a, b) = (store.offsets[i] as usize, store.offsets[i + 1] as usize);
         let clip: Vec<f32> = store.audio[a..b]
@@ -424,14 +482,37 @@ impl AvDigitsConfig {
         Ok(dataset)
     }
 
+    /// Whether sample `i` is one of the `audio.low_snr_fraction` low-SNR clips. The draw has
+    /// its own stream, so the other per-sample draws are the same with or without it.
+    pub fn is_low_snr(&self, i: usize) -> bool {
+        self.audio.low_snr_fraction > 0.0
+            && polymodal_core::seed::rng(self.seed, &format!("audio-low/{}", sample_id(i)))
+                .random::<f32>()
+                < self.audio.low_snr_fraction
+    }
+
+    /// Whether sample `i` is one of the `image.heavy_fraction` heavily occluded images (own
+    /// stream, as [`Self::is_low_snr`]).
+    pub fn is_heavy_image(&self, i: usize) -> bool {
+        self.image.heavy_fraction > 0.0
+            && polymodal_core::seed::rng(self.seed, &format!("image-heavy/{}", sample_id(i)))
+                .random::<f32>()
+                < self.image.heavy_fraction
+    }
+
     fn degrade_image(&self, i: usize, img: &mut [f32]) {
         let cfg = &self.image;
-        if cfg.occlusion == 0 && cfg.noise_std == 0.0 {
+        let occlusion = if self.is_heavy_image(i) {
+            cfg.heavy_occlusion
+        } else {
+            cfg.occlusion
+        };
+        if occlusion == 0 && cfg.noise_std == 0.0 {
             return;
         }
         let mut rng = polymodal_core::seed::rng(self.seed, &format!("image/{}", sample_id(i)));
-        if cfg.occlusion > 0 {
-            let k = cfg.occlusion;
+        if occlusion > 0 {
+            let k = occlusion;
             let y0 = rng.random_range(0..=IMAGE_SIDE - k);
             let x0 = rng.random_range(0..=IMAGE_SIDE - k);
             for y in y0..y0 + k {
@@ -481,5 +562,75 @@ impl AvDigitsWaves {
             self.config
                 .render_wave(&self.store, i, MelConfig::default().sample_rate)
         })
+    }
+}
+
+#[cfg(test)]
+mod degradation_tests {
+    use super::*;
+
+    #[test]
+    fn settings_without_the_competition_fields_serialise_as_before() {
+        // The fingerprint and the log-mel cache key hash these JSON strings; the expected
+        // strings are what the settings serialised to before the per-sample fields existed.
+        let image = ImageDegradation {
+            occlusion: 10,
+            ..ImageDegradation::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&image).unwrap(),
+            r#"{"occlusion":10,"noise_std":0.0}"#
+        );
+        let audio = AudioDegradation {
+            snr_db: [-12.0, 12.0],
+            ..AudioDegradation::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&audio).unwrap(),
+            r#"{"snr_db":[-12.0,12.0]}"#
+        );
+        let with = AudioDegradation {
+            low_snr_fraction: 0.3,
+            low_snr_db: [-20.0, -5.0],
+            ..audio
+        };
+        assert!(serde_json::to_string(&with).unwrap().contains("low_snr_db"));
+    }
+
+    #[test]
+    fn per_sample_fractions_are_drawn_independently_and_near_their_rate() {
+        let mut cfg = AvDigitsConfig::default();
+        cfg.image.heavy_fraction = 0.3;
+        cfg.image.heavy_occlusion = 16;
+        cfg.audio.low_snr_fraction = 0.4;
+        let n = 5000;
+        let heavy = (0..n).filter(|&i| cfg.is_heavy_image(i)).count() as f64 / n as f64;
+        let low = (0..n).filter(|&i| cfg.is_low_snr(i)).count() as f64 / n as f64;
+        let both = (0..n)
+            .filter(|&i| cfg.is_heavy_image(i) && cfg.is_low_snr(i))
+            .count() as f64
+            / n as f64;
+        // Binomial std at n = 5000 is under 0.007: 0.03 is over four of them.
+        assert!((heavy - 0.3).abs() < 0.03, "{heavy}");
+        assert!((low - 0.4).abs() < 0.03, "{low}");
+        assert!((both - 0.12).abs() < 0.03, "{both}");
+        cfg.image.heavy_fraction = 0.0;
+        assert!((0..n).all(|i| !cfg.is_heavy_image(i)));
+    }
+
+    #[test]
+    fn bad_competition_settings_name_the_key() {
+        let mut cfg = AvDigitsConfig::default();
+        cfg.audio.low_snr_fraction = 1.5;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("data.audio.low_snr_fraction"), "{e}");
+        let mut cfg = AvDigitsConfig::default();
+        cfg.image.heavy_occlusion = 40;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("data.image.heavy_occlusion"), "{e}");
+        let mut cfg = AvDigitsConfig::default();
+        cfg.audio.low_snr_db = [5.0, -5.0];
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("data.audio.low_snr_db"), "{e}");
     }
 }

@@ -128,7 +128,9 @@ impl RunConfig {
 
     fn validate(&self, origin: &str) -> Result<(), LabError> {
         self.model.validate().map_err(|e| invalid(origin, e))?;
-        self.train.validate().map_err(|e| invalid(origin, e))?;
+        self.train
+            .validate_for(&self.model)
+            .map_err(|e| invalid(origin, e))?;
         // Upper bounds: a typo (an extra zero or three) becomes an error naming the key, not
         // an out-of-memory abort after the data has loaded.
         let m = &self.model;

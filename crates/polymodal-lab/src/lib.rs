@@ -25,6 +25,7 @@ pub mod diagnostics;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod laziness;
 pub mod plot;
 pub mod progress;
 pub mod report;

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use polymodal_core::fsutil;
 use polymodal_core::metrics::ClassificationMetrics;
 use polymodal_data::Dataset;
+use polymodal_train::HeadMode;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -225,10 +226,20 @@ pub fn write_train_report(
         .values()
         .map(|m| m.accuracy)
         .fold(0.0f64, f64::max);
+    let heads = match config.train.heads {
+        HeadMode::Joint => {
+            "Per-modality rows are the auxiliary heads trained jointly with the fusion (each sees \
+             only its own modality's features)."
+        }
+        HeadMode::Probe => {
+            "Per-modality rows are linear probes trained alongside on detached features \
+             (`train.heads = \"probe\"`): the encoders trained on the fused loss alone, and the \
+             probes measure what each encoder learned without changing it."
+        }
+    };
     writeln!(
         md,
-        "\nFused minus best single modality: {:+.4}. Per-modality rows are the auxiliary heads \
-         trained jointly with the fusion (each sees only its own modality's features).\n",
+        "\nFused minus best single modality: {:+.4}. {heads}\n",
         test.fused.accuracy - best_single
     )?;
     if let Some(d) = &s.metrics.test_diagnostics {

@@ -11,7 +11,7 @@ use crate::LabError;
 use polymodal_core::fsutil;
 use polymodal_core::Split;
 use polymodal_data::Dataset;
-use polymodal_train::{EpochMetrics, EvalReport, OgmStep, TrainObserver};
+use polymodal_train::{EpochMetrics, EvalReport, HeadMode, OgmStep, TrainObserver};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +29,10 @@ pub struct RunMetrics {
     pub best_epoch: usize,
     pub epochs_run: usize,
     pub class_names: Vec<String>,
+    /// How the per-modality heads trained (`train.heads`): joint auxiliary heads, or linear
+    /// probes on detached features. Runs made before it existed were all joint.
+    #[serde(default)]
+    pub heads: HeadMode,
     pub val: EvalReport,
     pub test: EvalReport,
     /// Shapley contributions and accuracy without each modality on the test split (absent for
@@ -237,6 +241,7 @@ fn train_into(
         best_epoch: cell.outcome.best_epoch,
         epochs_run: cell.outcome.history.len(),
         class_names: data.class_names.clone(),
+        heads: config.train.heads,
         val: cell.outcome.best_val.clone(),
         test,
         test_diagnostics: cell.diagnostics.map(|(d, _)| d),

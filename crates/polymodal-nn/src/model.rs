@@ -343,6 +343,22 @@ impl MultimodalClassifier {
         present: &[Tensor<2>],
         dropout: Option<&mut Rng>,
     ) -> ModelOutput {
+        self.head_forward_with(encoded, present, dropout, false)
+    }
+
+    /// [`Self::head_forward`], with the per-modality heads optionally reading stop-gradient
+    /// features (`detach_heads`): the heads are then linear probes, and no loss on their
+    /// logits can reach the encoders (the "probe" head mode, docs/MODALITY_BALANCE.md). The
+    /// forward values are the same either way. Late fusion averages the heads' logits, so
+    /// with detached heads its encoders would get no gradient at all; training refuses that
+    /// combination.
+    pub fn head_forward_with(
+        &self,
+        encoded: Encoded,
+        present: &[Tensor<2>],
+        dropout: Option<&mut Rng>,
+        detach_heads: bool,
+    ) -> ModelOutput {
         let Encoded { features, tokens } = encoded;
         let dropped: Vec<Tensor<2>> = match dropout {
             Some(rng) if self.dropout > 0.0 => {
@@ -364,7 +380,13 @@ impl MultimodalClassifier {
         let per_modality: Vec<Tensor<2>> = dropped
             .iter()
             .zip(&self.heads)
-            .map(|(z, h)| h.forward(z.clone()))
+            .map(|(z, h)| {
+                if detach_heads {
+                    h.forward(z.clone().detach())
+                } else {
+                    h.forward(z.clone())
+                }
+            })
             .collect();
         let fused = self
             .fusion
@@ -384,6 +406,19 @@ impl MultimodalClassifier {
     ) -> ModelOutput {
         let encoded = self.encode(inputs, &present);
         self.head_forward(encoded, &present, dropout)
+    }
+
+    /// [`Self::forward`] with the per-modality heads on stop-gradient features when
+    /// `detach_heads` (see [`Self::head_forward_with`]).
+    pub fn forward_with(
+        &self,
+        inputs: Vec<Tensor<2>>,
+        present: Vec<Tensor<2>>,
+        dropout: Option<&mut Rng>,
+        detach_heads: bool,
+    ) -> ModelOutput {
+        let encoded = self.encode(inputs, &present);
+        self.head_forward_with(encoded, &present, dropout, detach_heads)
     }
 
     /// Writes the weights as safetensors.

@@ -22,6 +22,36 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// How the per-modality heads train (`train.heads`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadMode {
+    /// Auxiliary heads trained jointly: their losses (weighted by `train.loss_weights`) reach
+    /// the encoders, so every encoder gets a direct unimodal learning signal.
+    #[default]
+    Joint,
+    /// The encoders train on the fused loss alone; each head is a linear probe trained
+    /// alongside on stop-gradient features, so it measures what the jointly trained encoder
+    /// learned without changing it (docs/MODALITY_BALANCE.md, "Head modes").
+    /// `train.loss_weights` does not apply: the fused loss and each probe's loss have weight 1.
+    Probe,
+}
+
+impl HeadMode {
+    pub fn is_joint(&self) -> bool {
+        *self == HeadMode::Joint
+    }
+}
+
+impl std::fmt::Display for HeadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeadMode::Joint => "joint",
+            HeadMode::Probe => "probe",
+        })
+    }
+}
+
 /// Relative weights of the fused loss and of each auxiliary per-modality loss.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -59,6 +89,10 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation accuracy (0 = never stop early).
     pub patience: usize,
     pub loss_weights: LossWeights,
+    /// Jointly trained auxiliary heads or detached linear probes. Left out of a resolved
+    /// config when it is the default, so run directories made before the key existed resume.
+    #[serde(skip_serializing_if = "HeadMode::is_joint")]
+    pub heads: HeadMode,
     /// Train on only the first N samples of the training split (0 = all): for quick runs.
     pub max_train_samples: usize,
     /// Training-time modality dropout: each present modality of each training sample is zeroed
@@ -84,6 +118,7 @@ impl Default for TrainConfig {
             min_lr_ratio: 0.02,
             patience: 4,
             loss_weights: LossWeights::default(),
+            heads: HeadMode::Joint,
             max_train_samples: 0,
             modality_dropout: 0.0,
             ogm: OgmConfig::default(),
@@ -122,6 +157,18 @@ impl TrainConfig {
         let w = &self.loss_weights;
         if !(w.fused >= 0.0 && w.per_modality >= 0.0 && w.fused + w.per_modality > 0.0) {
             return Err("train.loss_weights must be >= 0 and not all zero".into());
+        }
+        Ok(())
+    }
+
+    /// The checks that need the model too: late fusion's output is the mean of the heads'
+    /// logits, so with probe heads (stop-gradient) its encoders would never train.
+    pub fn validate_for(&self, model: &polymodal_nn::ModelConfig) -> Result<(), ConfigError> {
+        self.validate()?;
+        if self.heads == HeadMode::Probe && model.fusion == polymodal_nn::fusion::FusionKind::Late {
+            return Err(
+                "train.heads = \"probe\" cannot be used with model.fusion = \"late\": late fusion averages the heads' logits, so its encoders would get no gradient".into(),
+            );
         }
         Ok(())
     }

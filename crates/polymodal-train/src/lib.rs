@@ -16,7 +16,7 @@ pub mod probe;
 pub mod tensors;
 pub mod trainer;
 
-pub use config::{ConfigError, OptimizerKind, TrainConfig};
+pub use config::{ConfigError, HeadMode, OptimizerKind, TrainConfig};
 pub use eval::{evaluate, predict, predict_with, EvalReport, Predictions};
 pub use ogm::{OgmConfig, OgmStep};
 pub use trainer::{

@@ -1,6 +1,6 @@
 //! The training loop.
 
-use crate::config::TrainConfig;
+use crate::config::{HeadMode, TrainConfig};
 use crate::eval::{evaluate, predict, EvalReport};
 use crate::ogm::{self, OgmStep};
 use crate::tensors::{batch_inputs, labels_tensor};
@@ -170,7 +170,15 @@ pub fn train_step(
         ogm: ogm_opts,
     } = opts;
     let w = &cfg.loss_weights;
-    let norm = w.fused + w.per_modality * model.num_modalities() as f64;
+    let probe = cfg.heads == HeadMode::Probe;
+    // Probe mode: the fused loss alone trains encoders and fusion, at weight 1 (what joint mode
+    // gives with `per_modality = 0`), and each probe's loss reaches only its own head.
+    let (fused_w, head_w) = if probe {
+        (1.0, 1.0)
+    } else {
+        let norm = w.fused + w.per_modality * model.num_modalities() as f64;
+        (w.fused / norm, w.per_modality / norm)
+    };
     let (inputs, present) = match modality_dropout {
         Some((p, rng)) if p > 0.0 => {
             let mut dropped = batch.clone();
@@ -180,12 +188,12 @@ pub fn train_step(
         _ => batch_inputs(batch, device),
     };
     let targets = labels_tensor(&batch.labels, device);
-    let out = model.forward(inputs, present.clone(), Some(dropout_rng));
+    let out = model.forward_with(inputs, present.clone(), Some(dropout_rng), probe);
     let ones = Tensor::<1>::ones([batch.labels.len()], device);
-    let mut loss = masked_ce(out.fused.clone(), targets.clone(), ones) * (w.fused / norm);
+    let mut loss = masked_ce(out.fused.clone(), targets.clone(), ones) * fused_w;
     for (logits, p) in out.per_modality.iter().zip(&present) {
         let mask = p.clone().squeeze_dim::<1>(1);
-        loss = loss + masked_ce(logits.clone(), targets.clone(), mask) * (w.per_modality / norm);
+        loss = loss + masked_ce(logits.clone(), targets.clone(), mask) * head_w;
     }
     let loss_value: f32 = loss.clone().into_scalar();
     let pred = out.fused.argmax(1).squeeze_dim::<1>(1);
@@ -256,7 +264,8 @@ pub fn train(
         checkpoint,
         init_from,
     } = req;
-    cfg.validate().map_err(|e| TrainError::Config(e.0))?;
+    cfg.validate_for(model_cfg)
+        .map_err(|e| TrainError::Config(e.0))?;
     if train_indices.is_empty() {
         return Err(TrainError::Empty("training"));
     }

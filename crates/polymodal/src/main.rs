@@ -74,6 +74,9 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Laziness gap per modality: accuracy alone − accuracy of its probe (or head) in the
+    /// fused model; trains the fused model and one model per modality, for each seed.
+    Laziness(commands::laziness::Args),
     /// Reload a run's checkpoint, recompute its test metrics and modality diagnostics
     /// (per-modality accuracy, mean Shapley contribution, accuracy without each modality).
     Eval {
@@ -316,6 +319,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", std::fs::read_to_string(&table)?);
             println!("table: {}", table.display());
         }
+        Command::Laziness(args) => commands::laziness::run(args, &at)?,
         Command::Embed {
             dataset,
             modality,

@@ -300,6 +300,20 @@ pub fn table_md(
             String::new()
         }
     )?;
+    // Joint heads and AdamW are the defaults and leave the table as it always was.
+    if train.heads == polymodal_train::HeadMode::Probe {
+        writeln!(
+            md,
+            "Per-modality accuracies are linear probes on detached features (`train.heads = \"probe\"`): the encoders trained on the fused loss alone.\n"
+        )?;
+    }
+    if train.optimizer == polymodal_train::OptimizerKind::Sgd {
+        writeln!(
+            md,
+            "Optimiser: SGD, lr {}, momentum {}, weight decay {}.\n",
+            train.lr, train.momentum, train.weight_decay
+        )?;
+    }
     write!(md, "| fusion | OGM-GE | fused acc |")?;
     for n in names {
         write!(md, " {n} acc |")?;

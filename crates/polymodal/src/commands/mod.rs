@@ -1,6 +1,7 @@
 pub mod coldstart;
 pub mod data;
 pub mod label;
+pub mod laziness;
 pub mod pretrain;
 pub mod print;
 pub mod retrieve;
