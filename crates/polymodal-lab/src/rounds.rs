@@ -13,6 +13,7 @@ use crate::config::RunConfig;
 use crate::project::{Project, RoundStatus};
 use crate::simulate::ModelContext;
 use crate::LabError;
+use polymodal_active::coldstart::{ColdStartKind, ColdStartParams};
 use polymodal_active::{StrategyKind, StrategyParams};
 use polymodal_core::Split;
 use polymodal_data::Dataset;
@@ -357,6 +358,64 @@ pub fn select(
     Ok((round, ids))
 }
 
+/// Queues a cold-start batch: `budget` samples of the unlabelled pool chosen by `kind` on the
+/// cached embeddings of a pretraining run of the project's dataset (docs/COLD_START.md). Needs
+/// no labels and trains nothing, so it is how a project with zero labels gets its first batch.
+/// The pool's rows are looked up by id in the pretraining run; a pool sample it lacks is an
+/// error naming it (the run was made from another dataset).
+pub fn select_cold(
+    project_dir: &Path,
+    pretrained: &Path,
+    kind: ColdStartKind,
+    params: &ColdStartParams,
+    budget: usize,
+) -> Result<(u32, Vec<String>), LabError> {
+    if budget == 0 {
+        return Err(LabError::Invalid("--budget must be at least 1".into()));
+    }
+    params.check()?;
+    let mut project = Project::open(project_dir)?;
+    if let Some(r) = project.rounds()?.last() {
+        if r.pending > 0 {
+            return Err(LabError::Invalid(format!(
+                "round {} still has {} samples to label; label them (label serve / label import) or train with what there is (round train)",
+                r.number, r.pending
+            )));
+        }
+    }
+    let (cfg, _) = project_config(&project)?;
+    let emb = crate::pretrain::load_embeddings(pretrained)?;
+    let row_of: HashMap<&str, usize> = emb
+        .index
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let pool_ids = project.pool()?;
+    let pool: Vec<usize> = pool_ids
+        .iter()
+        .map(|id| {
+            row_of.get(id.as_str()).copied().ok_or_else(|| {
+                LabError::Invalid(format!(
+                    "the pretraining run {} has no embedding for pool sample `{id}`: pretrain on this project's dataset",
+                    pretrained.display()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if budget > pool.len() {
+        return Err(LabError::Invalid(format!(
+            "budget {budget} is larger than the unlabelled pool of {} samples",
+            pool.len()
+        )));
+    }
+    let (rows, _, _) = crate::coldstart::select(&emb, &pool, kind, params, budget, cfg.seed)?;
+    let ids: Vec<String> = rows.iter().map(|&r| emb.index.ids[r].clone()).collect();
+    let round = project.queue_round(&kind.to_string(), budget, &ids)?;
+    Ok((round, ids))
+}
+
 /// Labels every sample the latest round selected with the dataset's own (hidden) label, as an
 /// import by `dataset oracle`: replaying a simulation on a fully labelled dataset, or
 /// checking a strategy before paying for labels. Returns how many labels were given.
@@ -401,15 +460,19 @@ pub fn label_from_dataset(project_dir: &Path) -> Result<usize, LabError> {
 }
 
 /// The `n` train labels a project keeps when it hides the rest: the round-0 set `simulate`
-/// draws for `seed`, in its order.
+/// draws for `seed`, in its order. `n = 0` hides every label: a cold start, whose first batch
+/// comes from `round select --pretrained`.
 pub fn kept_labels(
     source: &crate::project::DatasetSource,
     seed: u64,
     n: usize,
 ) -> Result<Vec<String>, LabError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     let data = source.load()?.data;
     let available = data.labelled_indices(Split::Train).len();
-    if n == 0 || n > available {
+    if n > available {
         return Err(LabError::Invalid(format!(
             "--keep-labels {n}: the dataset has {available} labelled training samples"
         )));

@@ -164,4 +164,35 @@ fn zero_labels_pipeline_pretrain_retrieve_coldstart_simulate() {
     for cell in ["cells/round0/seed1/round0", "cells/random/seed1/round1"] {
         assert!(out.join(cell).join("init.safetensors").is_file(), "{cell}");
     }
+
+    // A labelling project with zero labels gets its first batch the same way: the queued ids
+    // are `coldstart`'s batch (same seed, the pool is the whole train split).
+    use polymodal_lab::project::{DatasetLabels, DatasetSource, InitOptions, Project};
+    let proj = tmp.path().join("project");
+    drop(
+        Project::init(
+            &proj,
+            &InitOptions {
+                dataset: DatasetSource::Store(ds.clone()),
+                config_toml: "[train]\nepochs = 1\n".into(),
+                dataset_labels: DatasetLabels::Only(Vec::new()),
+            },
+        )
+        .unwrap(),
+    );
+    let cold = |budget| {
+        polymodal_lab::rounds::select_cold(
+            &proj,
+            &pt,
+            ColdStartKind::Mmcsal,
+            &ColdStartParams::default(),
+            budget,
+        )
+    };
+    let e = cold(1000).unwrap_err().to_string();
+    assert!(e.contains("larger than the unlabelled pool"), "{e}");
+    let (round, queued) = cold(5).unwrap();
+    assert_eq!((round, &queued), (1, &a));
+    let e = cold(5).unwrap_err().to_string();
+    assert!(e.contains("still has 5 samples to label"), "{e}");
 }

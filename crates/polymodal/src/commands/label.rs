@@ -66,11 +66,16 @@ pub enum RoundCommand {
     Select {
         #[arg(long)]
         project: PathBuf,
-        /// random, entropy, margin, least_confidence, bald, coreset, kmeans, badge or bmmal.
+        /// random, entropy, margin, least_confidence, bald, coreset, kmeans, badge or bmmal;
+        /// with --pretrained: mmcsal, random, kmeans, typiclust or probcover.
         #[arg(long)]
         strategy: String,
         #[arg(long)]
         budget: usize,
+        /// A `polymodal pretrain` run of this project's dataset: select a cold-start batch on
+        /// its embeddings instead (no labels needed, nothing trained).
+        #[arg(long)]
+        pretrained: Option<PathBuf>,
     },
     /// Train a model on every label given so far and record its test metrics for the round.
     Train {
@@ -147,16 +152,33 @@ pub fn run(cmd: Command, at: &Locations) -> Result<()> {
                 project,
                 strategy,
                 budget,
+                pretrained,
             } => {
-                let kind = strategy
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
-                let (round, ids) = polymodal_lab::rounds::select(
-                    &project,
-                    kind,
-                    budget,
-                    &mut crate::progress::BarObserver::new(),
-                )?;
+                let (round, ids) = match pretrained {
+                    Some(dir) => {
+                        let kind: polymodal_active::coldstart::ColdStartKind = strategy
+                            .parse()
+                            .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
+                        polymodal_lab::rounds::select_cold(
+                            &project,
+                            &dir,
+                            kind,
+                            &Default::default(),
+                            budget,
+                        )?
+                    }
+                    None => {
+                        let kind = strategy
+                            .parse()
+                            .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
+                        polymodal_lab::rounds::select(
+                            &project,
+                            kind,
+                            budget,
+                            &mut crate::progress::BarObserver::new(),
+                        )?
+                    }
+                };
                 println!(
                     "round {round}: {} samples queued for labelling ({strategy}); label them with `polymodal label serve --project {}`",
                     ids.len(),
