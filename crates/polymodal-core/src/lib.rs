@@ -23,4 +23,4 @@ pub mod shapley;
 
 pub use error::CoreError;
 pub use modality::{ModalityKind, ModalitySpec, TEXT_VOCAB};
-pub use sample::{SampleId, Split};
+pub use sample::{SampleId, Split, UnknownSplit};

@@ -32,8 +32,38 @@ impl Split {
     }
 }
 
+/// A split name that is not `train`, `val` or `test`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}`: expected train, val or test")]
+pub struct UnknownSplit(pub String);
+
+impl std::str::FromStr for Split {
+    type Err = UnknownSplit;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Split::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| UnknownSplit(s.to_string()))
+    }
+}
+
 impl std::fmt::Display for Split {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn split_names_round_trip_and_others_are_refused() {
+        for s in Split::ALL {
+            assert_eq!(s.as_str().parse::<Split>(), Ok(s));
+        }
+        let e = "validation".parse::<Split>().unwrap_err();
+        assert_eq!(e.to_string(), "`validation`: expected train, val or test");
     }
 }

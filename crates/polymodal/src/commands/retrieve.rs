@@ -11,7 +11,7 @@ pub struct Args {
     #[arg(long)]
     pretrained: PathBuf,
     /// Split to evaluate and search: train, val or test.
-    #[arg(long, default_value = "test", value_parser = parse_split)]
+    #[arg(long, default_value = "test")]
     split: Split,
     /// Nearest neighbours of this sample id, in every modality.
     #[arg(long, conflicts_with = "query_text")]
@@ -25,13 +25,6 @@ pub struct Args {
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
-}
-
-fn parse_split(s: &str) -> Result<Split, String> {
-    Split::ALL
-        .into_iter()
-        .find(|x| x.to_string() == s)
-        .ok_or_else(|| format!("`{s}`: expected train, val or test"))
 }
 
 pub fn run(args: Args) -> Result<()> {
