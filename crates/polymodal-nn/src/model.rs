@@ -423,32 +423,43 @@ impl MultimodalClassifier {
 
     /// Writes the weights as safetensors.
     pub fn save_safetensors(&self, path: &Path) -> Result<(), NnError> {
-        let mut store = SafetensorsStore::from_file(path.to_path_buf()).overwrite(true);
-        self.save_into(&mut store).map_err(|e| NnError::Save {
-            path: path.to_path_buf(),
-            reason: format!("{e:?}"),
-        })
+        save_safetensors(self, path)
     }
 
     /// Loads weights saved by [`Self::save_safetensors`] into a model of the same architecture.
-    pub fn load_safetensors(mut self, path: &Path) -> Result<Self, NnError> {
-        if !path.exists() {
-            return Err(NnError::Load {
-                path: path.to_path_buf(),
-                reason: "file not found".into(),
-            });
-        }
-        let mut store = SafetensorsStore::from_file(path.to_path_buf());
-        let result = self.load_from(&mut store).map_err(|e| NnError::Load {
-            path: path.to_path_buf(),
-            reason: format!("{e:?}"),
-        })?;
-        if !result.missing.is_empty() {
-            return Err(NnError::Load {
-                path: path.to_path_buf(),
-                reason: format!("missing tensors: {:?}", result.missing),
-            });
-        }
-        Ok(self)
+    pub fn load_safetensors(self, path: &Path) -> Result<Self, NnError> {
+        load_safetensors(self, path)
     }
+}
+
+/// Writes any module's weights as safetensors (the one checkpoint writer of the workspace).
+pub fn save_safetensors<M: ModuleSnapshot>(module: &M, path: &Path) -> Result<(), NnError> {
+    let mut store = SafetensorsStore::from_file(path.to_path_buf()).overwrite(true);
+    module.save_into(&mut store).map_err(|e| NnError::Save {
+        path: path.to_path_buf(),
+        reason: format!("{e:?}"),
+    })
+}
+
+/// Loads weights written by [`save_safetensors`] into a module of the same architecture; a
+/// tensor the file lacks is an error rather than a silently fresh weight.
+pub fn load_safetensors<M: ModuleSnapshot>(mut module: M, path: &Path) -> Result<M, NnError> {
+    if !path.exists() {
+        return Err(NnError::Load {
+            path: path.to_path_buf(),
+            reason: "file not found".into(),
+        });
+    }
+    let mut store = SafetensorsStore::from_file(path.to_path_buf());
+    let result = module.load_from(&mut store).map_err(|e| NnError::Load {
+        path: path.to_path_buf(),
+        reason: format!("{e:?}"),
+    })?;
+    if !result.missing.is_empty() {
+        return Err(NnError::Load {
+            path: path.to_path_buf(),
+            reason: format!("missing tensors: {:?}", result.missing),
+        });
+    }
+    Ok(module)
 }

@@ -144,33 +144,12 @@ impl PretrainModel {
     }
 
     pub fn save_safetensors(&self, path: &Path) -> Result<(), NnError> {
-        let mut store = SafetensorsStore::from_file(path.to_path_buf()).overwrite(true);
-        self.save_into(&mut store).map_err(|e| NnError::Save {
-            path: path.to_path_buf(),
-            reason: format!("{e:?}"),
-        })
+        polymodal_nn::model::save_safetensors(self, path)
     }
 
     /// Loads weights saved by [`Self::save_safetensors`] into a model of the same architecture.
-    pub fn load_safetensors(mut self, path: &Path) -> Result<Self, NnError> {
-        if !path.exists() {
-            return Err(NnError::Load {
-                path: path.to_path_buf(),
-                reason: "file not found".into(),
-            });
-        }
-        let mut store = SafetensorsStore::from_file(path.to_path_buf());
-        let result = self.load_from(&mut store).map_err(|e| NnError::Load {
-            path: path.to_path_buf(),
-            reason: format!("{e:?}"),
-        })?;
-        if !result.missing.is_empty() {
-            return Err(NnError::Load {
-                path: path.to_path_buf(),
-                reason: format!("missing tensors: {:?}", result.missing),
-            });
-        }
-        Ok(self)
+    pub fn load_safetensors(self, path: &Path) -> Result<Self, NnError> {
+        polymodal_nn::model::load_safetensors(self, path)
     }
 }
 
