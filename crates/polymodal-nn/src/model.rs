@@ -434,7 +434,12 @@ impl MultimodalClassifier {
 
 /// Writes any module's weights as safetensors (the one checkpoint writer of the workspace).
 pub fn save_safetensors<M: ModuleSnapshot>(module: &M, path: &Path) -> Result<(), NnError> {
-    let mut store = SafetensorsStore::from_file(path.to_path_buf()).overwrite(true);
+    // burn's default header metadata is a HashMap of three keys, written in a different order
+    // on every run; one key keeps the file byte-identical for the same weights.
+    let mut store = SafetensorsStore::from_file(path.to_path_buf())
+        .overwrite(true)
+        .clear_metadata()
+        .metadata("producer", "polymodal (burn 0.22.1)");
     module.save_into(&mut store).map_err(|e| NnError::Save {
         path: path.to_path_buf(),
         reason: format!("{e:?}"),

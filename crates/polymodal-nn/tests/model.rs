@@ -107,6 +107,25 @@ fn save_then_load_gives_identical_outputs() {
 }
 
 #[test]
+fn the_same_weights_save_to_the_same_bytes() {
+    // Run directories are compared byte for byte to check reproducibility; the header used to
+    // carry HashMap-ordered metadata that changed between saves.
+    let d = polymodal_nn::backend::inference_device();
+    let dir = tempfile::tempdir().unwrap();
+    let model = cfg(FusionKind::Concat)
+        .init_seeded(&specs(), 3, &d, 7)
+        .unwrap();
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            let path = dir.path().join(format!("{i}.safetensors"));
+            model.save_safetensors(&path).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
 fn loading_a_missing_or_mismatched_checkpoint_fails_clearly() {
     let d = polymodal_nn::backend::inference_device();
     let model = cfg(FusionKind::Concat).init(&specs(), 3, &d).unwrap();

@@ -548,7 +548,12 @@ impl VlModel {
         crate::error::write(&dir.join(MODEL_FILE), &json)?;
         tokenizer.save(&dir.join(TOKENIZER_FILE))?;
         let path = dir.join(WEIGHTS_FILE);
-        let mut store = SafetensorsStore::from_file(path.clone()).overwrite(true);
+        // One metadata key: burn's default three sit in a HashMap and come out in a different
+        // order on every save, so equal weights would give different files.
+        let mut store = SafetensorsStore::from_file(path.clone())
+            .overwrite(true)
+            .clear_metadata()
+            .metadata("producer", "polymodal (burn 0.22.1)");
         self.save_into(&mut store)
             .map_err(|e| VlError::file(&path, format!("cannot save weights: {e:?}")))
     }
@@ -734,6 +739,12 @@ mod tests {
             let sampled = m.generate(Some(image(2)), &prompts, 8, &topk).unwrap();
             let dir = tempfile::tempdir().unwrap();
             m.save(dir.path(), &cfg, &tok).unwrap();
+            let again = tempfile::tempdir().unwrap();
+            m.save(again.path(), &cfg, &tok).unwrap();
+            for file in [WEIGHTS_FILE, MODEL_FILE, TOKENIZER_FILE] {
+                let a = std::fs::read(dir.path().join(file)).unwrap();
+                assert_eq!(a, std::fs::read(again.path().join(file)).unwrap(), "{file}");
+            }
             let (m2, cfg2, tok2) = VlModel::load(dir.path(), &dev).unwrap();
             assert_eq!(cfg2, cfg);
             assert_eq!(tok2, tok);
