@@ -459,6 +459,52 @@ pub fn label_from_dataset(project_dir: &Path) -> Result<usize, LabError> {
     Ok(outcome?.added)
 }
 
+/// What `project init` was asked for, before anything is resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectRequest {
+    /// An imported dataset directory; `None` is the built-in AV-Digits.
+    pub dataset: Option<PathBuf>,
+    /// A run config TOML whose text the project keeps for its rounds.
+    pub config: Option<PathBuf>,
+    /// Keep only this many dataset labels (the round-0 set of `seed`); `None` keeps all.
+    pub keep_labels: Option<usize>,
+    pub seed: u64,
+}
+
+/// Creates a labelling project at `out`: finds the dataset (AV-Digits through `at`), decides
+/// which dataset labels it keeps, reads the config text and initialises the project.
+pub fn init_project(
+    out: &Path,
+    request: &ProjectRequest,
+    at: &crate::data::Locations,
+) -> Result<Project, LabError> {
+    use crate::project::{DatasetLabels, DatasetSource, InitOptions};
+    let source = match &request.dataset {
+        Some(d) => DatasetSource::Store(d.clone()),
+        None => {
+            let mut cfg = polymodal_data::AvDigitsConfig::default();
+            crate::data::resolve_avdigits_path(&mut cfg, at)?;
+            DatasetSource::AvDigits(cfg.path)
+        }
+    };
+    let dataset_labels = match request.keep_labels {
+        None => DatasetLabels::All,
+        Some(n) => DatasetLabels::Only(kept_labels(&source, request.seed, n)?),
+    };
+    let config_toml = match &request.config {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| LabError::io(p, e))?,
+        None => String::new(),
+    };
+    Project::init(
+        out,
+        &InitOptions {
+            dataset: source,
+            config_toml,
+            dataset_labels,
+        },
+    )
+}
+
 /// The `n` train labels a project keeps when it hides the rest: the round-0 set `simulate`
 /// draws for `seed`, in its order. `n = 0` hides every label: a cold start, whose first batch
 /// comes from `round select --pretrained`.

@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result};
 use polymodal_lab::data::Locations;
-use polymodal_lab::project::{DatasetLabels, DatasetSource, ImportPolicy, InitOptions, Project};
+use polymodal_lab::project::{ImportPolicy, Project};
+use polymodal_lab::rounds::ProjectRequest;
 use polymodal_lab::serve::{self, ServeOptions};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -290,30 +291,13 @@ fn init(
     seed: u64,
     at: &Locations,
 ) -> Result<()> {
-    let source = match dataset {
-        Some(d) => DatasetSource::Store(d),
-        None => {
-            let mut cfg = polymodal_data::AvDigitsConfig::default();
-            polymodal_lab::data::resolve_avdigits_path(&mut cfg, at)?;
-            DatasetSource::AvDigits(cfg.path)
-        }
+    let request = ProjectRequest {
+        dataset,
+        config: config.map(Path::to_path_buf),
+        keep_labels,
+        seed,
     };
-    let dataset_labels = match keep_labels {
-        None => DatasetLabels::All,
-        Some(n) => DatasetLabels::Only(polymodal_lab::rounds::kept_labels(&source, seed, n)?),
-    };
-    let config_toml = match config {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
-        None => String::new(),
-    };
-    let p = Project::init(
-        out,
-        &InitOptions {
-            dataset: source,
-            config_toml,
-            dataset_labels,
-        },
-    )?;
+    let p = polymodal_lab::rounds::init_project(out, &request, at)?;
     let c = p.counts()?;
     println!(
         "project {} for {} ({} classes): {} train rows, {} already labelled, {} in the pool",
