@@ -712,7 +712,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         // Cross-attention differs from the defaults only where validation chose otherwise
-        // (docs/HALLUCINATION.md): no projector LayerNorm, 6 epochs.
+        // (docs/HALLUCINATION.md): no projector LayerNorm, 18 epochs.
         assert_eq!(
             cross.model,
             VlModelConfig {
@@ -724,7 +724,7 @@ pub(crate) mod tests {
         assert_eq!(
             cross.train,
             TrainConfig {
-                epochs: 6,
+                epochs: 18,
                 ..TrainConfig::default()
             }
         );
