@@ -59,7 +59,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             seed: 1,
-            epochs: 8,
+            epochs: 21,
             batch: 32,
             lr: 2e-3,
             weight_decay: 0.01,
