@@ -263,7 +263,11 @@ fn naive_gradient_matches_finite_differences() {
             plus[i] += h;
             minus[i] -= h;
             let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
-            assert!((fd - dx[i]).abs() <= 1e-8, "dx[{i}] = {}, fd {fd} ({c:?})", dx[i]);
+            assert!(
+                (fd - dx[i]).abs() <= 1e-8,
+                "dx[{i}] = {}, fd {fd} ({c:?})",
+                dx[i]
+            );
         }
     }
 }
@@ -300,7 +304,13 @@ fn max_pool_on_the_inference_backend_matches_the_definition() {
         let (xv, _) = values(c, 200 + k as u64);
         let (want_y, want_idx) = naive_forward(c, &xv);
         let x = tensor(&xv, [c.batch, c.channels, c.h, c.w], &device);
-        assert_same("y", c, &to_vec(max_pool2d(x.clone(), c.options())), &want_y, true);
+        assert_same(
+            "y",
+            c,
+            &to_vec(max_pool2d(x.clone(), c.options())),
+            &want_y,
+            true,
+        );
         let (y, idx) = max_pool2d_with_indices(x, c.options());
         assert_same("y (with indices)", c, &to_vec(y), &want_y, true);
         assert_eq!(int_vec(idx), want_idx, "indices {c:?}");
