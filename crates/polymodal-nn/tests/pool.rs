@@ -181,7 +181,7 @@ fn tensor(v: &[f64], shape: [usize; 4], device: &Device) -> Tensor<4> {
 fn to_vec(t: Tensor<4>) -> Vec<f64> {
     t.into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .unwrap()
         .into_iter()
         .map(f64::from)
@@ -189,7 +189,10 @@ fn to_vec(t: Tensor<4>) -> Vec<f64> {
 }
 
 fn int_vec(t: Tensor<4, Int>) -> Vec<i64> {
-    t.into_data().convert::<i64>().into_vec::<i64>().unwrap()
+    t.into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .unwrap()
 }
 
 /// Same value, NaN equal to NaN; with `bits`, also the same sign of zero.
