@@ -221,6 +221,8 @@ enum BenchCommand {
 }
 
 fn main() {
+    // Issue 11: keep freed tensor memory in the process (see the function's doc).
+    polymodal_nn::backend::configure_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
