@@ -516,11 +516,17 @@ fn alignment_alone_picks_the_best_aligned_samples_and_weights_scale_the_objectiv
     };
     let t = mmcsal_terms(&emb, &dims, &got, &p, &mut rng(1, "coldstart")).unwrap();
     let want = 0.5 * t.coverage + 2.0 * t.diversity + 3.0 * t.alignment;
-    assert!((t.objective - want).abs() < 1e-12, "{} vs {want}", t.objective);
+    assert!(
+        (t.objective - want).abs() < 1e-12,
+        "{} vs {want}",
+        t.objective
+    );
     let bad = ColdStartParams {
         coverage_weight: -1.0,
         ..Default::default()
     };
-    let e = ColdStart::new(ColdStartKind::Mmcsal, bad).unwrap_err().to_string();
+    let e = ColdStart::new(ColdStartKind::Mmcsal, bad)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("coverage_weight"), "{e}");
 }
