@@ -480,3 +480,53 @@ fn mmcsal_terms_are_analytic_on_a_small_case_and_reject_bad_positions() {
     let err = mmcsal_terms(&emb, &[2], &[0, 2], &p, &mut rng(0, "t")).unwrap_err();
     assert!(err.to_string().contains("selection"), "{err}");
 }
+
+#[test]
+fn alignment_alone_picks_the_best_aligned_samples_and_weights_scale_the_objective() {
+    // coverage_weight = 0 and γ = 0 leave λ_align · Align(S), a modular objective: the greedy
+    // takes the samples with the largest cross-modal cosine a(i) = u_1(i)·u_2(i) (rows unit
+    // normalised), best first. The reference is computed here from that definition.
+    let dims = [4usize, 4];
+    let n = 50;
+    let emb = uniform(n, &dims, 9);
+    let unit = |m: usize, i: usize| {
+        let row = &emb[m][i * 4..(i + 1) * 4];
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        row.iter().map(|v| v / norm).collect::<Vec<f32>>()
+    };
+    let align: Vec<f32> = (0..n)
+        .map(|i| unit(0, i).iter().zip(unit(1, i)).map(|(a, b)| a * b).sum())
+        .collect();
+    let mut want: Vec<usize> = (0..n).collect();
+    want.sort_by(|&a, &b| align[b].total_cmp(&align[a]).then(a.cmp(&b)));
+    want.truncate(8);
+    let p = ColdStartParams {
+        coverage_weight: 0.0,
+        gamma: 0.0,
+        ..Default::default()
+    };
+    let got = select(ColdStartKind::Mmcsal, &p, &emb, &dims, 8, 1).unwrap();
+    assert_eq!(got, want);
+    // The logged objective weights each term by its key: w_cov · Cov + γ · Div + λ · Align.
+    let p = ColdStartParams {
+        coverage_weight: 0.5,
+        gamma: 2.0,
+        lambda_align: 3.0,
+        ..Default::default()
+    };
+    let t = mmcsal_terms(&emb, &dims, &got, &p, &mut rng(1, "coldstart")).unwrap();
+    let want = 0.5 * t.coverage + 2.0 * t.diversity + 3.0 * t.alignment;
+    assert!(
+        (t.objective - want).abs() < 1e-12,
+        "{} vs {want}",
+        t.objective
+    );
+    let bad = ColdStartParams {
+        coverage_weight: -1.0,
+        ..Default::default()
+    };
+    let e = ColdStart::new(ColdStartKind::Mmcsal, bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("coverage_weight"), "{e}");
+}

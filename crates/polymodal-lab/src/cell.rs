@@ -13,6 +13,9 @@ use std::path::Path;
 use std::time::Instant;
 
 pub const CHECKPOINT: &str = "model.safetensors";
+/// The best validation report of the cell's training (the epoch its checkpoint is from), so
+/// studies can choose settings on validation rather than test (docs/COLD_START.md).
+pub const VAL_REPORT: &str = "val.json";
 
 pub struct CellRequest<'a> {
     pub data: &'a Dataset,
@@ -90,6 +93,7 @@ pub fn run_cell(req: CellRequest, observer: &mut dyn TrainObserver) -> Result<Ce
         observer,
     )?;
     let train_seconds = started.elapsed().as_secs_f64();
+    polymodal_core::fsutil::write_json_atomic(&req.dir.join(VAL_REPORT), &outcome.best_val)?;
     let (test, diagnostics) = if req.test_indices.is_empty() {
         (None, None)
     } else {

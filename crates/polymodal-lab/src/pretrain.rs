@@ -7,6 +7,8 @@
 //!   whose `[model]` shapes the encoders)
 //! - `pretrain.csv`  one row per epoch: every loss part, temperature, modality gap per pair,
 //!   prototype usage entropy per modality
+//! - `val_retrieval.csv` one row per epoch and retrieval direction: R@1/5/10 and median rank on
+//!   the validation split (label-free), to choose the number of epochs on validation
 //! - `encoder.safetensors` the pretrained encoders, projection heads, prototypes, temperature
 //! - `embeddings.safetensors` + `samples.json` unit embeddings of **every** sample (all splits),
 //!   `emb.<m>` `[n, D]` (zero rows where a sample lacks the modality), with ids, splits and
@@ -35,6 +37,7 @@ pub const EMBEDDINGS: &str = "embeddings.safetensors";
 pub const SAMPLES: &str = "samples.json";
 pub const LOG_CSV: &str = "pretrain.csv";
 pub const SUMMARY: &str = "summary.json";
+pub const VAL_RETRIEVAL_CSV: &str = "val_retrieval.csv";
 
 impl Extension for PretrainConfig {
     const KEY: &'static str = "pretrain";
@@ -213,6 +216,79 @@ struct CsvLog<'a> {
     path: PathBuf,
     names: Vec<String>,
     error: Option<LabError>,
+    /// The validation split, retrieved on after every epoch (`val_retrieval.csv`) so that the
+    /// number of epochs can be chosen on validation (docs/COLD_START.md); no labels are read.
+    val: Option<ValRetrieval<'a>>,
+}
+
+struct ValRetrieval<'a> {
+    data: &'a Dataset,
+    rows: Vec<usize>,
+    path: PathBuf,
+}
+
+impl ValRetrieval<'_> {
+    fn write(&self, epoch: usize, model: &PretrainModel) -> Result<(), LabError> {
+        let emb = pretrain::embed_all(model, Unlabelled::of(self.data, &self.rows), 256);
+        let n = self.rows.len();
+        let embeddings = Embeddings {
+            index: SampleIndex {
+                modalities: self.data.specs().into_iter().map(|s| s.name).collect(),
+                ids: self
+                    .rows
+                    .iter()
+                    .map(|&i| self.data.ids[i].0.clone())
+                    .collect(),
+                splits: vec![Split::Val; n],
+                present: self
+                    .data
+                    .modalities
+                    .iter()
+                    .map(|m| self.rows.iter().map(|&i| m.present[i]).collect())
+                    .collect(),
+            },
+            dim: emb[0].len() / n.max(1),
+            values: emb,
+            dataset_fingerprint: self.data.fingerprint.clone(),
+        };
+        let all: Vec<usize> = (0..n).collect();
+        let header: Vec<String> = [
+            "epoch",
+            "from",
+            "to",
+            "queries",
+            "recall_at_1",
+            "recall_at_5",
+            "recall_at_10",
+            "median_rank",
+        ]
+        .map(String::from)
+        .to_vec();
+        for d in crate::retrieve::evaluate(&embeddings, &all) {
+            tracing::info!(
+                "epoch {epoch} validation retrieval {} → {}: R@1 {:.3} R@5 {:.3} R@10 {:.3}, median rank {} of {}",
+                d.from,
+                d.to,
+                d.recall_at_1,
+                d.recall_at_5,
+                d.recall_at_10,
+                d.median_rank,
+                d.queries
+            );
+            let row = vec![
+                epoch.to_string(),
+                d.from,
+                d.to,
+                d.queries.to_string(),
+                format!("{:.4}", d.recall_at_1),
+                format!("{:.4}", d.recall_at_5),
+                format!("{:.4}", d.recall_at_10),
+                format!("{}", d.median_rank),
+            ];
+            csvfile::append(&self.path, &header, &row)?;
+        }
+        Ok(())
+    }
 }
 
 fn pair_names(names: &[String]) -> Vec<String> {
@@ -254,6 +330,13 @@ impl PretrainObserver for CsvLog<'_> {
     }
     fn on_batch(&mut self, epoch: usize, batch: usize, loss: f32) {
         self.inner.on_batch(epoch, batch, loss);
+    }
+    fn on_epoch_model(&mut self, epoch: usize, model: &PretrainModel) {
+        if let Some(val) = &self.val {
+            if let Err(e) = val.write(epoch, model) {
+                self.error.get_or_insert(e);
+            }
+        }
     }
     fn on_epoch_end(&mut self, l: &EpochLog) {
         self.inner.on_epoch_end(l);
@@ -317,6 +400,14 @@ pub fn pretrain_into(
         path: dir.file(LOG_CSV),
         names: names.clone(),
         error: None,
+        val: {
+            let rows = data.split_indices(Split::Val);
+            (!rows.is_empty()).then(|| ValRetrieval {
+                data,
+                rows,
+                path: dir.file(VAL_RETRIEVAL_CSV),
+            })
+        },
     };
     let trained = pretrain::pretrain(
         PretrainRequest {

@@ -71,7 +71,7 @@ impl Weights {
     fn new(p: &ColdStartParams, budget: usize, cover: usize) -> Self {
         let b = budget as f64;
         Self {
-            inv_cover: 1.0 / cover as f64,
+            inv_cover: p.coverage_weight / cover as f64,
             diversity: if budget >= 2 {
                 p.gamma * 2.0 / (b * (b - 1.0))
             } else {
@@ -370,6 +370,8 @@ pub fn mmcsal_terms(
         coverage,
         diversity,
         alignment,
-        objective: coverage + params.gamma * diversity + params.lambda_align * alignment,
+        objective: params.coverage_weight * coverage
+            + params.gamma * diversity
+            + params.lambda_align * alignment,
     })
 }

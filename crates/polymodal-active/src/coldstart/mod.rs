@@ -10,7 +10,8 @@
 //!
 //! Strategies ([`ColdStartKind`]):
 //! - `mmcsal`: exact lazy greedy on the objective
-//!   `F(S) = Cov(S) + γ · Div(S) + λ_align · Align(S)`, with
+//!   `F(S) = w_cov · Cov(S) + γ · Div(S) + λ_align · Align(S)` (`w_cov = coverage_weight`,
+//!   default 1), with
 //!   - `Cov(S) = (1/|C|) Σ_{p ∈ C} max(0, max_{s ∈ S} k(p, s))`: facility location over a seeded
 //!     uniform subsample `C` of at most `coverage_points` pool rows (all rows when the pool is not
 //!     larger), where `k(i, j) = max(0, e(i)·e(j))` (`similarity = "cosine"`) or
@@ -126,6 +127,9 @@ pub enum Similarity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ColdStartParams {
+    /// Weight of the coverage term (MMCSAL, default 1; 0 leaves diversity and alignment alone,
+    /// for the "each term alone" ablation).
+    pub coverage_weight: f64,
     /// γ, weight of the diversity term (MMCSAL, default 1).
     pub gamma: f64,
     /// λ_align, weight of the cross-modal alignment term (MMCSAL, default 1).
@@ -155,6 +159,7 @@ pub struct ColdStartParams {
 impl Default for ColdStartParams {
     fn default() -> Self {
         Self {
+            coverage_weight: 1.0,
             gamma: 1.0,
             lambda_align: 1.0,
             similarity: Similarity::Cosine,
@@ -181,7 +186,11 @@ fn invalid(name: &'static str, value: impl ToString, reason: &'static str) -> Ac
 impl ColdStartParams {
     /// Rejects values no strategy can run with.
     pub fn check(&self) -> Result<(), ActiveError> {
-        for (name, v) in [("gamma", self.gamma), ("lambda_align", self.lambda_align)] {
+        for (name, v) in [
+            ("coverage_weight", self.coverage_weight),
+            ("gamma", self.gamma),
+            ("lambda_align", self.lambda_align),
+        ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(invalid(name, v, "must be finite and >= 0"));
             }

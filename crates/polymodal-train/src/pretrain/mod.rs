@@ -129,6 +129,9 @@ pub struct EpochLog {
 pub trait PretrainObserver {
     fn on_epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
     fn on_batch(&mut self, _epoch: usize, _batch: usize, _loss: f32) {}
+    /// After each epoch, the model in inference mode (e.g. to evaluate it on held-out data);
+    /// called before [`Self::on_epoch_end`].
+    fn on_epoch_model(&mut self, _epoch: usize, _model: &PretrainModel) {}
     fn on_epoch_end(&mut self, _log: &EpochLog) {}
 }
 
@@ -551,6 +554,7 @@ pub fn pretrain(
         }
         let seconds = started.elapsed().as_secs_f64();
         let valid = model.valid();
+        observer.on_epoch_model(epoch, &valid);
         let (gap, usage_entropy) = diagnostics(&valid, diag_view, 256);
         let scale: f32 = valid.scale(p).into_scalar();
         let tau = 1.0 / scale as f64;
