@@ -64,7 +64,8 @@ def ms(v):
 
 def pd(d):
     m, s, p = paired(d)
-    return f"{m:+.3f} ± {s:.3f}, p = {p:.3f}"
+    ps = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return f"{m:+.3f} ± {s:.3f}, {ps}"
 
 
 def read(path):

@@ -1,8 +1,0 @@
-#!/bin/bash
-# usage: al.sh <heads> ; binary: this branch's build (selection identical to main's, tests)
-cd /work/wt-bal
-H=$1
-echo "== $(date -u +%T) start al-comp-$H"
-nice -n 5 env RAYON_NUM_THREADS=1 /work/bal-new-polymodal simulate --config configs/al-avdigits-competition.toml \
-  --out runs/b2-al-comp-$H --set "train.heads=\"$H\"" > logs/b2-al-comp-$H.log 2>&1
-echo "== $(date -u +%T) end al-comp-$H rc=$?"
