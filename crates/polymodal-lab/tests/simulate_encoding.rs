@@ -93,9 +93,8 @@ fn strategies_sharing_a_model_share_one_pool_encoding_and_select_the_same() {
     let shared =
         polymodal_lab::simulate::run_with(config(&ds), &shared_out, &at(), &NoProgress, true)
             .unwrap();
-    let own =
-        polymodal_lab::simulate::run_with(config(&ds), &own_out, &at(), &NoProgress, false)
-            .unwrap();
+    let own = polymodal_lab::simulate::run_with(config(&ds), &own_out, &at(), &NoProgress, false)
+        .unwrap();
 
     // Identical selections (ids, in order) and identical metrics in every cell.
     let (a, b) = (cells(&shared_out), cells(&own_out));
