@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::rundir::RunDir;
 use crate::LabError;
 use config::{Retrain, SimConfig};
-pub use context::ModelContext;
+pub use context::{ModelContext, SharedPool};
 use polymodal_active::StrategyKind;
 use polymodal_core::{fsutil, Split};
 use polymodal_data::Dataset;
@@ -26,7 +26,10 @@ use polymodal_nn::MultimodalClassifier;
 use polymodal_train::trainer::Silent;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -71,6 +74,11 @@ struct Sim<'a> {
     test: Vec<usize>,
     modality_names: Vec<String>,
     pretrained: Option<coldstart::Pretrained>,
+    /// Round-1 pool encodings by seed: every strategy of a seed selects its first batch with
+    /// the same round-0 model from the same pool, so they share one encoding pass.
+    round1: Option<Mutex<HashMap<u64, SharedPool>>>,
+    /// Pool encoding passes made by this invocation.
+    encodings: AtomicUsize,
 }
 
 fn cell_dir(dir: &Path, strategy: &str, seed: u64, round: usize) -> PathBuf {
@@ -256,7 +264,17 @@ impl Sim<'_> {
                     labelled.clone(),
                     self.cfg.base.train.eval_batch_size,
                     mc_seed,
-                );
+                )
+                .counting(&self.encodings);
+                if let (Some(shared), ROUND0) = (&self.round1, prev_source.0.as_str()) {
+                    let slot = shared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(seed)
+                        .or_default()
+                        .clone();
+                    ctx = ctx.sharing(slot);
+                }
                 let mut rng = polymodal_core::seed::rng(seed, &format!("{name}/{round}/select"));
                 strategy.select(&mut ctx, self.cfg.ext.per_round, &mut rng)?
             };
@@ -306,10 +324,24 @@ pub fn initial_set(data: &Dataset, seed: u64, n: usize) -> Vec<usize> {
 
 /// Runs or resumes the simulation into `out`.
 pub fn run(
+    cfg: Checked<SimConfig>,
+    out: &Path,
+    at: &Locations,
+    progress: &dyn Progress,
+) -> Result<outputs::Summary, LabError> {
+    run_with(cfg, out, at, progress, true)
+}
+
+/// [`run`], with the round-1 sharing of the pool encoding switchable: off, every strategy
+/// encodes the pool itself, as before the sharing existed. For tests that check that sharing
+/// changes no result.
+#[doc(hidden)]
+pub fn run_with(
     mut cfg: Checked<SimConfig>,
     out: &Path,
     at: &Locations,
     progress: &dyn Progress,
+    share_encoding: bool,
 ) -> Result<outputs::Summary, LabError> {
     let c = cfg.get_mut();
     let data = load_data(&mut c.base.dataset, &mut c.base.data, at)?;
@@ -325,7 +357,7 @@ pub fn run(
         CONFIG_FILE,
         &resolved,
     )?;
-    dir.run(|_| simulate_into(&cfg, &data, out, progress))
+    dir.run(|_| simulate_into(&cfg, &data, out, progress, share_encoding))
 }
 
 fn simulate_into(
@@ -333,6 +365,7 @@ fn simulate_into(
     data: &Dataset,
     out: &Path,
     progress: &dyn Progress,
+    share_encoding: bool,
 ) -> Result<outputs::Summary, LabError> {
     let sim = Sim {
         cfg,
@@ -344,6 +377,8 @@ fn simulate_into(
         test: data.split_indices(Split::Test),
         modality_names: data.specs().into_iter().map(|s| s.name).collect(),
         pretrained: coldstart::Pretrained::open(&cfg.ext, data)?,
+        round1: share_encoding.then(|| Mutex::new(HashMap::new())),
+        encodings: AtomicUsize::new(0),
     };
     let a = &cfg.ext;
     // Checked at config validation: no overflow.
@@ -397,12 +432,17 @@ fn simulate_into(
             }
         }
     }
-    let summary = outputs::write_all(
+    let mut summary = outputs::write_all(
         out,
         cfg,
         &sim.modality_names,
         &rows,
         started.elapsed().as_secs_f64(),
     )?;
+    summary.pool_encodings = sim.encodings.load(Ordering::Relaxed);
+    tracing::info!(
+        "{} pool encoding passes for selection",
+        summary.pool_encodings
+    );
     Ok(summary)
 }

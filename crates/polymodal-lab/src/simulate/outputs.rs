@@ -21,6 +21,8 @@ pub struct Summary {
     pub aubc: Vec<(String, f64, f64, usize)>,
     /// strategy → final-round mean accuracy per modality
     pub final_modality_accuracy: Vec<(String, Vec<f64>)>,
+    /// Pool encoding passes made for selection by this invocation (resumed cells make none).
+    pub pool_encodings: usize,
 }
 
 /// Area under the accuracy-vs-labels curve (trapezoids), divided by the label range: the mean
@@ -243,6 +245,7 @@ pub fn write_all(
     Ok(Summary {
         aubc: aubc_rows,
         final_modality_accuracy: final_acc,
+        pool_encodings: 0,
     })
 }
 
