@@ -5,7 +5,6 @@
 use polymodal_active::coldstart::{ColdStartKind, ColdStartParams};
 use polymodal_core::{fsutil, Split};
 use polymodal_lab::coldstart::ColdStartConfig;
-use polymodal_lab::data::Locations;
 use polymodal_lab::pretrain::PretrainRunConfig;
 use polymodal_lab::progress::NoProgress;
 use polymodal_lab::retrieve::Query;
@@ -13,26 +12,11 @@ use polymodal_lab::simulate::config::SimConfig;
 use polymodal_train::pretrain::Quiet;
 use std::path::{Path, PathBuf};
 
-fn at() -> Locations {
-    Locations {
-        roots: vec![PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))],
-        hint: String::new(),
-    }
-}
+mod common;
+use common::at;
 
 fn dataset(dir: &Path) -> PathBuf {
-    let src = dir.join("src");
-    polymodal_data::import::example::write(&src, 8, 1).unwrap();
-    let out = dir.join("ds");
-    polymodal_data::import::import(polymodal_data::import::ImportOptions {
-        manifest: &src.join("manifest.csv"),
-        schema: None,
-        out: &out,
-        skip_bad: false,
-        progress: &|_, _| {},
-    })
-    .unwrap();
-    out
+    common::example_store(dir, 8)
 }
 
 const TINY_MODEL: [&str; 4] = [

@@ -4,38 +4,12 @@
 
 use polymodal_lab::compare::config::CompareConfig;
 use polymodal_lab::config::RunConfig;
-use polymodal_lab::data::Locations;
 use polymodal_lab::progress::NoProgress;
 use polymodal_lab::simulate::config::SimConfig;
 use polymodal_train::trainer::Silent;
-use std::path::{Path, PathBuf};
 
-fn repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn at() -> Locations {
-    Locations {
-        roots: vec![repo()],
-        hint: String::new(),
-    }
-}
-
-/// The example folder (3 classes, image + audio + caption) imported into `dir/ds`.
-fn dataset(dir: &Path, per_class: usize) -> PathBuf {
-    let src = dir.join("src");
-    polymodal_data::import::example::write(&src, per_class, 1).unwrap();
-    let out = dir.join("ds");
-    polymodal_data::import::import(polymodal_data::import::ImportOptions {
-        manifest: &src.join("manifest.csv"),
-        schema: None,
-        out: &out,
-        skip_bad: false,
-        progress: &|_, _| {},
-    })
-    .unwrap();
-    out
-}
+mod common;
+use common::{at, example_store as dataset, repo};
 
 const TINY: [&str; 4] = [
     "train.epochs=2",

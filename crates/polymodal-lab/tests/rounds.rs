@@ -9,19 +9,9 @@ use polymodal_lab::simulate::config::SimConfig;
 use polymodal_train::trainer::Silent;
 use std::path::{Path, PathBuf};
 
+mod common;
 fn dataset(dir: &Path) -> PathBuf {
-    let src = dir.join("src");
-    polymodal_data::import::example::write(&src, 16, 1).unwrap();
-    let out = dir.join("ds");
-    polymodal_data::import::import(polymodal_data::import::ImportOptions {
-        manifest: &src.join("manifest.csv"),
-        schema: None,
-        out: &out,
-        skip_bad: false,
-        progress: &|_, _| {},
-    })
-    .unwrap();
-    out
+    common::example_store(dir, 16)
 }
 
 const TRAINING: &str = "\

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use polymodal_data::import::{example, import, ImportOptions};
+use polymodal_lab::data::Locations;
 use polymodal_lab::project::{DatasetSource, InitOptions, Project};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -305,4 +306,34 @@ impl Drop for TestServer {
             }
         }
     }
+}
+
+/// The repository root, where the lab tests find configs and the built-in data.
+pub fn repo() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// Data and model paths resolve against the repository root.
+pub fn at() -> Locations {
+    Locations {
+        roots: vec![repo()],
+        hint: String::new(),
+    }
+}
+
+/// The example folder (3 classes, image + audio + caption, `per_class` samples each, all
+/// labelled) imported into `dir/ds`.
+pub fn example_store(dir: &Path, per_class: usize) -> PathBuf {
+    let src = dir.join("src");
+    example::write(&src, per_class, 1).unwrap();
+    let out = dir.join("ds");
+    import(ImportOptions {
+        manifest: &src.join("manifest.csv"),
+        schema: None,
+        out: &out,
+        skip_bad: false,
+        progress: &|_, _| {},
+    })
+    .unwrap();
+    out
 }
