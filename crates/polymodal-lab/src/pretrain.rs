@@ -99,6 +99,25 @@ impl Embeddings {
         &self.values[m][i * self.dim..(i + 1) * self.dim]
     }
 
+    /// The embedding row of each id, in order; `missing` names the error for an id that has no
+    /// row (the caller knows what the ids are and how the user fixes it).
+    pub fn rows_of<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+        missing: impl Fn(&str) -> LabError,
+    ) -> Result<Vec<usize>, LabError> {
+        let row_of: std::collections::HashMap<&str, usize> = self
+            .index
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        ids.into_iter()
+            .map(|id| row_of.get(id).copied().ok_or_else(|| missing(id)))
+            .collect()
+    }
+
     /// Rows of `split`, in order.
     pub fn split_rows(&self, split: Split) -> Vec<usize> {
         (0..self.len())
@@ -600,4 +619,43 @@ fn write_report(
     ));
     fsutil::write_atomic(&dir.file("report.md"), md.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn embeddings(ids: &[&str]) -> Embeddings {
+        Embeddings {
+            index: SampleIndex {
+                modalities: vec!["image".into()],
+                ids: ids.iter().map(|s| s.to_string()).collect(),
+                splits: vec![Split::Train; ids.len()],
+                present: vec![vec![true; ids.len()]],
+            },
+            dim: 1,
+            values: vec![vec![0.0; ids.len()]],
+            dataset_fingerprint: "fp".into(),
+        }
+    }
+
+    #[test]
+    fn rows_of_maps_ids_in_the_given_order() {
+        let e = embeddings(&["a", "b", "c"]);
+        let rows = e
+            .rows_of(["c", "a", "c"], |id| LabError::Invalid(id.into()))
+            .unwrap();
+        assert_eq!(rows, vec![2, 0, 2]);
+    }
+
+    #[test]
+    fn rows_of_names_the_first_missing_id_with_the_callers_error() {
+        let e = embeddings(&["a", "b"]);
+        let err = e
+            .rows_of(["a", "zz", "yy"], |id| {
+                LabError::Invalid(format!("no embedding for `{id}`"))
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no embedding for `zz`");
+    }
 }

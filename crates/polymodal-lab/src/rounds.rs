@@ -385,25 +385,13 @@ pub fn select_cold(
     }
     let (cfg, _) = project_config(&project)?;
     let emb = crate::pretrain::load_embeddings(pretrained)?;
-    let row_of: HashMap<&str, usize> = emb
-        .index
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
     let pool_ids = project.pool()?;
-    let pool: Vec<usize> = pool_ids
-        .iter()
-        .map(|id| {
-            row_of.get(id.as_str()).copied().ok_or_else(|| {
-                LabError::Invalid(format!(
-                    "the pretraining run {} has no embedding for pool sample `{id}`: pretrain on this project's dataset",
-                    pretrained.display()
-                ))
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let pool = emb.rows_of(pool_ids.iter().map(String::as_str), |id| {
+        LabError::Invalid(format!(
+            "the pretraining run {} has no embedding for pool sample `{id}`: pretrain on this project's dataset",
+            pretrained.display()
+        ))
+    })?;
     if budget > pool.len() {
         return Err(LabError::Invalid(format!(
             "budget {budget} is larger than the unlabelled pool of {} samples",

@@ -3,40 +3,58 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use polymodal_train::{EpochMetrics, TrainObserver};
 
-/// Per-batch bars during training (the library logs each finished epoch).
-pub struct BarObserver {
-    bar: Option<ProgressBar>,
-}
+/// One bar per epoch, advanced per batch with the running loss: shared by the classifier's
+/// training and the self-supervised pretraining.
+#[derive(Default)]
+pub struct EpochBar(Option<ProgressBar>);
 
-impl BarObserver {
-    pub fn new() -> Self {
-        Self { bar: None }
-    }
-}
-
-impl TrainObserver for BarObserver {
-    fn on_epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
+impl EpochBar {
+    pub fn start(&mut self, prefix: String, batches: usize) {
         let bar = ProgressBar::new(batches as u64);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {msg} ({eta})")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-        self.bar = Some(bar);
+        bar.set_prefix(prefix);
+        self.0 = Some(bar);
     }
 
-    fn on_batch(&mut self, _epoch: usize, _batch: usize, loss: f32) {
-        if let Some(bar) = &self.bar {
+    pub fn batch(&self, loss: f32) {
+        if let Some(bar) = &self.0 {
             bar.set_message(format!("loss {loss:.3}"));
             bar.inc(1);
         }
     }
 
-    fn on_epoch_end(&mut self, _m: &EpochMetrics) {
-        if let Some(bar) = self.bar.take() {
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.0.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Per-batch bars during training (the library logs each finished epoch).
+#[derive(Default)]
+pub struct BarObserver(EpochBar);
+
+impl BarObserver {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl TrainObserver for BarObserver {
+    fn on_epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
+        self.0.start(format!("epoch {epoch}/{epochs}"), batches);
+    }
+
+    fn on_batch(&mut self, _epoch: usize, _batch: usize, loss: f32) {
+        self.0.batch(loss);
+    }
+
+    fn on_epoch_end(&mut self, _m: &EpochMetrics) {
+        self.0.finish();
     }
 }
 

@@ -34,25 +34,12 @@ impl Pretrained {
                 found: data.fingerprint.clone(),
             });
         }
-        let by_id: std::collections::HashMap<&str, usize> = embeddings
-            .index
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        let rows = data
-            .ids
-            .iter()
-            .map(|id| {
-                by_id.get(id.0.as_str()).copied().ok_or_else(|| {
-                    LabError::Invalid(format!(
-                        "{}: sample {id} has no pretrained embedding",
-                        dir.display()
-                    ))
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let rows = embeddings.rows_of(data.ids.iter().map(|id| id.0.as_str()), |id| {
+            LabError::Invalid(format!(
+                "{}: sample {id} has no pretrained embedding",
+                dir.display()
+            ))
+        })?;
         Ok(Some(Self {
             dir: dir.clone(),
             embeddings,

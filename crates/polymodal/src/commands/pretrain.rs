@@ -1,7 +1,7 @@
 //! `polymodal pretrain`: self-supervised pretraining on the unlabelled pool.
 
+use crate::progress::EpochBar;
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
 use polymodal_lab::data::Locations;
 use polymodal_lab::pretrain::PretrainRunConfig;
 use polymodal_train::pretrain::{EpochLog, PretrainObserver};
@@ -25,29 +25,18 @@ pub struct Args {
 }
 
 /// One bar per epoch.
-struct Bar(Option<ProgressBar>);
+struct Bar(EpochBar);
 
 impl PretrainObserver for Bar {
     fn on_epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
-        let bar = ProgressBar::new(batches as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {msg} ({eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("pretrain epoch {epoch}/{epochs}"));
-        self.0 = Some(bar);
+        self.0
+            .start(format!("pretrain epoch {epoch}/{epochs}"), batches);
     }
     fn on_batch(&mut self, _epoch: usize, _batch: usize, loss: f32) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(format!("loss {loss:.3}"));
-            bar.inc(1);
-        }
+        self.0.batch(loss);
     }
     fn on_epoch_end(&mut self, _log: &EpochLog) {
-        if let Some(bar) = self.0.take() {
-            bar.finish_and_clear();
-        }
+        self.0.finish();
     }
 }
 
@@ -66,7 +55,7 @@ pub fn run(args: Args, at: &Locations) -> Result<()> {
         cfg.base.dataset.path = args.dataset;
     }
     let cfg = cfg.check(&origin)?;
-    let s = polymodal_lab::pretrain::run(cfg, &args.out, at, &mut Bar(None))?;
+    let s = polymodal_lab::pretrain::run(cfg, &args.out, at, &mut Bar(EpochBar::default()))?;
     println!(
         "pretrained on {} pool samples ({}) in {:.0}s",
         s.pool_samples,
