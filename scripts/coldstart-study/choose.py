@@ -5,7 +5,7 @@ validation accuracy over the seeds (cells/round0/seed*/round0/val.json) of the b
 means equal to 3 decimals go to the default (β = 0.5, λ_align = 1). Test accuracy is printed
 next to it for the report, and never enters the choice.
 
-Usage: choose.py PREFIX   (reads runs/PREFIX-mmcsal-{proto,noproto}[-lamX]-100)
+Usage: choose.py PREFIX   (reads runs/PREFIX-mmcsal-{proto,noproto,beta1}[-lamX]-100)
 Self-check of the rule: python3 -m doctest scripts/coldstart-study/choose.py
 """
 import os
@@ -17,9 +17,10 @@ from summarise import load, ms  # noqa: E402
 
 DEFAULT = (0.5, 1.0)
 # (β, λ_align) -> run name suffix; λ_align = 1 is the plain mmcsal-{proto,noproto} run.
+EMBEDDINGS = {0.5: "proto", 0.0: "noproto", 1.0: "beta1"}
 GRID = {
-    (beta, lam): f"mmcsal-{'proto' if beta else 'noproto'}{'' if lam == 1.0 else '-lam' + format(lam, 'g')}"
-    for beta in (0.5, 0.0)
+    (beta, lam): f"mmcsal-{EMBEDDINGS[beta]}{'' if lam == 1.0 else '-lam' + format(lam, 'g')}"
+    for beta in (0.5, 0.0, 1.0)
     for lam in (0.0, 0.5, 1.0, 2.0)
 }
 

@@ -49,7 +49,13 @@ valgrid) # λ_align = 1 on each β is the main/ablation runs' mmcsal-proto-100 a
     name=lam${lam%.0}
     sim mmcsal-proto-$name 100 mmcsal "$proto" --set active.coldstart.lambda_align=$lam
     sim mmcsal-noproto-$name 100 mmcsal "$noproto" --set active.coldstart.lambda_align=$lam
-  done ;;
+  done
+  if [ -n "${PT_BETA1:-}" ]; then # a third pretraining, β = 1.0 (env PT_BETA1)
+    sim mmcsal-beta1 100 mmcsal "$PT_BETA1"
+    for lam in 0.0 0.5 2.0; do
+      sim mmcsal-beta1-lam${lam%.0} 100 mmcsal "$PT_BETA1" --set active.coldstart.lambda_align=$lam
+    done
+  fi ;;
 terms)
   sim div-only-proto 100 mmcsal "$proto" --set active.coldstart.coverage_weight=0.0 --set active.coldstart.lambda_align=0.0
   sim align-only-proto 100 mmcsal "$proto" --set active.coldstart.coverage_weight=0.0 --set active.coldstart.gamma=0.0
