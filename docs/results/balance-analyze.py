@@ -168,11 +168,23 @@ def al(runs):
               f"{ms([final(by[(k, s)], 'accuracy') for s in seeds])} | {ms([final(by[(k, s)], 'accuracy_image') for s in seeds])} | "
               f"{ms([final(by[(k, s)], 'accuracy_audio') for s in seeds])} | {' / '.join(f'{x:.2f}' for x in share)} |")
     print()
+    print("| strategy | fused, rounds 0–%d | image, rounds 0–%d | audio, rounds 0–%d |" % (rounds, rounds, rounds))
+    print("|---|---|---|---|")
+    for k in strategies:
+        cells = []
+        for col in ['accuracy', 'accuracy_image', 'accuracy_audio']:
+            per = [mean_std([float(next(r for r in by[(k, s)] if int(r['round']) == rd)[col]) for s in seeds])[0]
+                   for rd in range(rounds + 1)]
+            cells.append(' / '.join(f'{x:.3f}' for x in per))
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    print()
     for a, b in [('bmmal', 'badge'), ('bmmal', 'random'), ('badge', 'random')]:
         if a in A and b in A:
             print(f"- AUBC {a} − {b}: {pd([x - y for x, y in zip(A[a], A[b])])}")
             fa = [final(by[(a, s)], 'accuracy_audio') - final(by[(b, s)], 'accuracy_audio') for s in seeds]
             print(f"  final audio accuracy {a} − {b}: {pd(fa)}")
+            print(f"  per seed: AUBC " + ", ".join(f"{x - y:+.4f}" for x, y in zip(A[a], A[b]))
+                  + "; final audio " + ", ".join(f"{x:+.3f}" for x in fa))
     print()
 
 
