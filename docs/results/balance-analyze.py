@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Tables of docs/BALANCE_STUDY.md §4 from the run directories (standard library only).
 
-    python3 docs/results/balance-analyze.py ogm RUNS TAG     # laziness + OGM tables of one grid cell
-    python3 docs/results/balance-analyze.py al RUN           # AL table of one simulate run
+    python3 docs/results/balance-analyze.py ogm RUNS TAG [PREFIX]  # laziness + OGM tables of one grid cell
+    python3 docs/results/balance-analyze.py al RUN [RUN ...]       # AL table of simulate runs (rows pooled)
+
+PREFIX is the run-name prefix: b2 (second pass, the default) or b3 (third pass). The third pass
+runs each AL seed in its own run directory; `al` pools their results.csv rows.
 
 Paired t-tests: two-sided, on − off for the same seed, df = seeds − 1.
 """
@@ -73,8 +76,8 @@ def read(path):
         return list(csv.DictReader(f))
 
 
-def ogm(runs, tag):
-    lazy = read(os.path.join(runs, f"b2-lazy-{tag}", "laziness.csv"))
+def ogm(runs, tag, prefix="b2"):
+    lazy = read(os.path.join(runs, f"{prefix}-lazy-{tag}", "laziness.csv"))
     alone = {(int(r['seed']), r['modality']): float(r['alone']) for r in lazy}
     seeds = sorted({int(r['seed']) for r in lazy})
     print(f"#### Laziness, {tag}\n")
@@ -98,12 +101,12 @@ def ogm(runs, tag):
         return out or None
 
     variants = [
-        ("AdamW, OGM off", f"b2-ogm-adamw-{tag}", False, None),
-        ("AdamW, OGM-GE (noise)", f"b2-ogm-adamw-{tag}", True, 0),
-        ("AdamW, OGM (no noise)", f"b2-ogm-adamw-nonoise-{tag}", True, 0),
-        ("SGD, OGM off", f"b2-ogm-sgd-{tag}", False, None),
-        ("SGD, OGM-GE (noise)", f"b2-ogm-sgd-{tag}", True, 3),
-        ("SGD, OGM (no noise)", f"b2-ogm-sgd-nonoise-{tag}", True, 3),
+        ("AdamW, OGM off", f"{prefix}-ogm-adamw-{tag}", False, None),
+        ("AdamW, OGM-GE (noise)", f"{prefix}-ogm-adamw-{tag}", True, 0),
+        ("AdamW, OGM (no noise)", f"{prefix}-ogm-adamw-nonoise-{tag}", True, 0),
+        ("SGD, OGM off", f"{prefix}-ogm-sgd-{tag}", False, None),
+        ("SGD, OGM-GE (noise)", f"{prefix}-ogm-sgd-{tag}", True, 3),
+        ("SGD, OGM (no noise)", f"{prefix}-ogm-sgd-nonoise-{tag}", True, 3),
     ]
     loaded = [(lab, cells(name, on), ref) for lab, name, on, ref in variants]
     print(f"#### Fused training with and without OGM, {tag}\n")
@@ -133,8 +136,8 @@ def ogm(runs, tag):
     print()
 
 
-def al(run):
-    rows = read(os.path.join(run, "results.csv"))
+def al(runs):
+    rows = [r for run in runs for r in read(os.path.join(run, "results.csv"))]
     strategies = list(dict.fromkeys(r['strategy'] for r in rows))
     by = {}
     for r in rows:
@@ -165,16 +168,28 @@ def al(run):
               f"{ms([final(by[(k, s)], 'accuracy') for s in seeds])} | {ms([final(by[(k, s)], 'accuracy_image') for s in seeds])} | "
               f"{ms([final(by[(k, s)], 'accuracy_audio') for s in seeds])} | {' / '.join(f'{x:.2f}' for x in share)} |")
     print()
+    print("| strategy | fused, rounds 0–%d | image, rounds 0–%d | audio, rounds 0–%d |" % (rounds, rounds, rounds))
+    print("|---|---|---|---|")
+    for k in strategies:
+        cells = []
+        for col in ['accuracy', 'accuracy_image', 'accuracy_audio']:
+            per = [mean_std([float(next(r for r in by[(k, s)] if int(r['round']) == rd)[col]) for s in seeds])[0]
+                   for rd in range(rounds + 1)]
+            cells.append(' / '.join(f'{x:.3f}' for x in per))
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    print()
     for a, b in [('bmmal', 'badge'), ('bmmal', 'random'), ('badge', 'random')]:
         if a in A and b in A:
             print(f"- AUBC {a} − {b}: {pd([x - y for x, y in zip(A[a], A[b])])}")
             fa = [final(by[(a, s)], 'accuracy_audio') - final(by[(b, s)], 'accuracy_audio') for s in seeds]
             print(f"  final audio accuracy {a} − {b}: {pd(fa)}")
+            print(f"  per seed: AUBC " + ", ".join(f"{x - y:+.4f}" for x, y in zip(A[a], A[b]))
+                  + "; final audio " + ", ".join(f"{x:+.3f}" for x in fa))
     print()
 
 
 if __name__ == '__main__':
     if sys.argv[1] == 'ogm':
-        ogm(sys.argv[2], sys.argv[3])
+        ogm(sys.argv[2], sys.argv[3], *sys.argv[4:5])
     else:
-        al(sys.argv[2])
+        al(sys.argv[2:])
