@@ -939,6 +939,20 @@ fn conv_plane_accumulate<
     oh_ranges: &[(usize, usize)],
     ow_ranges: &[(usize, usize)],
 ) {
+    if kernel_h == 3
+        && kernel_w == 3
+        && stride_h == 1
+        && stride_w == 1
+        && dilation_h == 1
+        && dilation_w == 1
+        && pad_w == 1
+        && in_w == out_w
+        && out_w <= CONV3X3_MAX_WIDTH
+        && w_plane.iter().all(|v| v.is_finite())
+    {
+        conv_plane_accumulate_3x3_same_w(out_plane, in_plane, w_plane, in_w, pad_h, oh_ranges);
+        return;
+    }
     if out_plane.len() > CONV_PLANE_OH_OUTER_THRESHOLD {
         conv_plane_accumulate_oh_outer(
             out_plane, in_plane, w_plane, kernel_h, kernel_w, in_w, out_w, stride_h, stride_w,
@@ -957,6 +971,85 @@ fn conv_plane_accumulate<
     // that result after the fast accumulation without changing its hot loops.
     if has_non_finite_weights && (pad_h != 0 || pad_w != 0) {
         propagate_non_finite_padding(out_plane, w_plane, kernel_w, out_w, oh_ranges, ow_ranges);
+    }
+}
+
+/// Widest output row [`conv_plane_accumulate_3x3_same_w`] takes (its padded rows live on the
+/// stack).
+const CONV3X3_MAX_WIDTH: usize = 64;
+
+/// 3x3 kernel, stride 1, dilation 1, one column of padding on each side ("same" width), any
+/// row padding: the first convolution of a small CNN on a one-channel image.
+///
+/// Same sums, bit for bit, as the two loop orders below: every output element starts from
+/// its value in `out_plane` and adds `x * w` (a rounded product, then a rounded sum, no fused
+/// multiply-add) for the kernel taps in `(kh, kw)` order. Those loops make one pass over
+/// the plane per tap, and each pass over a row of a few dozen values ends in a scalar tail;
+/// here the nine taps of eight neighbouring outputs are summed in registers and each output
+/// is loaded and stored once. The two padding columns are zeros in a copy of the input row:
+/// with finite weights (checked by the caller) the product is a zero and adding it changes
+/// nothing, since a running sum that starts at `+0.0` (or any earlier partial sum built
+/// that way) is never `-0.0`. Rows above and below the input are skipped, as there.
+#[inline(always)]
+fn conv_plane_accumulate_3x3_same_w<T: num_traits::Float + Copy>(
+    out_plane: &mut [T],
+    in_plane: &[T],
+    w_plane: &[T],
+    width: usize,
+    pad_h: usize,
+    oh_ranges: &[(usize, usize)],
+) {
+    const LANES: usize = 8;
+    let zero = T::zero();
+    if out_plane.is_empty() || width == 0 {
+        return;
+    }
+    let out_h = out_plane.len() / width;
+    let w: [[T; 3]; 3] = core::array::from_fn(|kh| core::array::from_fn(|kw| w_plane[kh * 3 + kw]));
+    // Input rows with one zero on each side: `padded[kh][1 + iw]` is `x[ih][iw]`.
+    let mut padded = [[zero; CONV3X3_MAX_WIDTH + 2]; 3];
+    for oh in 0..out_h {
+        let mut valid = [false; 3];
+        for kh in 0..3 {
+            let (lo, hi) = oh_ranges[kh];
+            if oh >= lo && oh < hi {
+                valid[kh] = true;
+                let ih = oh + kh - pad_h;
+                padded[kh][1..1 + width].copy_from_slice(&in_plane[ih * width..(ih + 1) * width]);
+                padded[kh][1 + width] = zero;
+            }
+        }
+        let out_row = &mut out_plane[oh * width..(oh + 1) * width];
+        let mut c0 = 0;
+        while c0 + LANES <= width {
+            let mut acc: [T; LANES] = core::array::from_fn(|l| out_row[c0 + l]);
+            for kh in 0..3 {
+                if !valid[kh] {
+                    continue;
+                }
+                let row = &padded[kh][c0..c0 + LANES + 2];
+                for kw in 0..3 {
+                    let wv = w[kh][kw];
+                    for l in 0..LANES {
+                        acc[l] = row[l + kw] * wv + acc[l];
+                    }
+                }
+            }
+            out_row[c0..c0 + LANES].copy_from_slice(&acc);
+            c0 += LANES;
+        }
+        for (c, o) in out_row.iter_mut().enumerate().skip(c0) {
+            let mut acc = *o;
+            for kh in 0..3 {
+                if !valid[kh] {
+                    continue;
+                }
+                for kw in 0..3 {
+                    acc = padded[kh][c + kw] * w[kh][kw] + acc;
+                }
+            }
+            *o = acc;
+        }
     }
 }
 
@@ -1462,7 +1555,25 @@ where
         .map(|kw| valid_out_range(kw, dilation_w, pad_w, stride_w, in_w, out_w))
         .collect();
 
+    // With rayon every plane is zeroed by the thread that fills it, right before it
+    // accumulates into it, instead of by one up-front `memset` of the whole output on the
+    // calling thread (2-3 % of a training step of the default model, docs/BENCHMARKS.md,
+    // "Issue 11, fourth pass").
+    #[cfg(feature = "rayon")]
+    let mut output: Vec<T> = Vec::with_capacity(total);
+    #[cfg(not(feature = "rayon"))]
     let mut output = vec![zero; total];
+
+    let bias = bias.map(|b| b.to_contiguous());
+    let bias_data: Option<&[T]> = bias.as_ref().map(|b| b.storage::<T>());
+    if let Some(bias_data) = bias_data {
+        assert_eq!(
+            bias_data.len(),
+            channels_out,
+            "conv small-channel: bias length ({}) must equal channels_out ({channels_out})",
+            bias_data.len()
+        );
+    }
 
     // Per-plane work for one `(batch, out_channel)` pair. Accumulates
     // `sum over ci of conv2d(in[b, ci], w[co, ci])` into `out_plane` by
@@ -1492,6 +1603,12 @@ where
                 &ow_ranges,
             );
         }
+        if let Some(bias_data) = bias_data {
+            let bias_val = bias_data[co];
+            for v in out_plane.iter_mut() {
+                *v = *v + bias_val;
+            }
+        }
     };
 
     #[cfg(feature = "rayon")]
@@ -1503,15 +1620,22 @@ where
             .into_par_iter()
             .for_each(|b_co| {
                 // SAFETY: disjoint `[b_co * out_spatial, (b_co+1) * out_spatial)`
-                // ranges tile the output buffer.
+                // ranges tile the output buffer's capacity; the plane is written with zeros
+                // before it is viewed as initialised `T`.
                 let out_plane: &mut [T] = unsafe {
-                    core::slice::from_raw_parts_mut(
-                        dst_ptr.ptr_add(b_co * out_spatial),
+                    let plane = core::slice::from_raw_parts_mut(
+                        dst_ptr
+                            .ptr_add(b_co * out_spatial)
+                            .cast::<core::mem::MaybeUninit<T>>(),
                         out_spatial,
-                    )
+                    );
+                    plane.fill(core::mem::MaybeUninit::new(zero));
+                    &mut *(plane as *mut [core::mem::MaybeUninit<T>] as *mut [T])
                 };
                 plane_work(b_co, out_plane);
             });
+        // SAFETY: the planes above tile `[0, total)` and each was zeroed, then written.
+        unsafe { output.set_len(total) };
     }
     #[cfg(not(feature = "rayon"))]
     {
@@ -1521,23 +1645,9 @@ where
         }
     }
 
-    if let Some(bias) = bias {
-        let bias = bias.to_contiguous();
-        let bias_data: &[T] = bias.storage();
-        assert_eq!(
-            bias_data.len(),
-            channels_out,
-            "conv small-channel: bias length ({}) must equal channels_out ({channels_out})",
-            bias_data.len()
-        );
-        add_bias(
-            &mut output,
-            bias_data,
-            batch_size,
-            channels_out,
-            out_spatial,
-        );
-    }
+    // The bias was added per plane above (same `out + bias` as `add_bias`, while the plane
+    // is still in cache, on the thread that computed it, instead of one more pass over the
+    // whole output on the calling thread).
 
     let out_shape = Shape::from(vec![batch_size, channels_out, 1, out_h, out_w]);
     FlexTensor::new(
