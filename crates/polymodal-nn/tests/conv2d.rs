@@ -541,7 +541,7 @@ fn conv2d_with_few_input_channels_sums_taps_in_kernel_order() {
                                         continue;
                                     }
                                     let xv = x[((n * c.c_in + ci) * c.h + ih - 1) * c.w + iw - 1];
-                                    acc = xv * wt[((o * c.c_in + ci) * 3 + kh) * 3 + kw] + acc;
+                                    acc += xv * wt[((o * c.c_in + ci) * 3 + kh) * 3 + kw];
                                 }
                             }
                         }
