@@ -504,9 +504,9 @@ fn conv2d_with_few_input_channels_sums_taps_in_kernel_order() {
     // Bit for bit: flex's small-channel forward (at most 4 input channels; the default model's
     // first layer has one) adds, for every output, `x * w` over input channels, then kernel
     // rows, then kernel columns, skipping taps outside the input, starting from +0.0, and adds
-    // the bias last; no fused multiply-add. Its 3x3 "same" case sums in registers and pads the
-    // row with zeros instead of skipping, which must not change a bit. Width 70 is past that
-    // case's limit (64) and takes the generic loops; seeded training runs depend on both.
+    // the bias last; no fused multiply-add. Seeded training runs depend on this order, so any
+    // faster kernel for this path must keep it (widths 5 to 70 cover short rows, rows longer
+    // than a vector, and a plane past flex's L1 threshold for its other loop order).
     for (k, (c_in, w)) in [(1, 5), (1, 8), (1, 13), (1, 28), (1, 70), (3, 32), (2, 9)]
         .into_iter()
         .enumerate()

@@ -939,20 +939,6 @@ fn conv_plane_accumulate<
     oh_ranges: &[(usize, usize)],
     ow_ranges: &[(usize, usize)],
 ) {
-    if kernel_h == 3
-        && kernel_w == 3
-        && stride_h == 1
-        && stride_w == 1
-        && dilation_h == 1
-        && dilation_w == 1
-        && pad_w == 1
-        && in_w == out_w
-        && out_w <= CONV3X3_MAX_WIDTH
-        && w_plane.iter().all(|v| v.is_finite())
-    {
-        conv_plane_accumulate_3x3_same_w(out_plane, in_plane, w_plane, in_w, pad_h, oh_ranges);
-        return;
-    }
     if out_plane.len() > CONV_PLANE_OH_OUTER_THRESHOLD {
         conv_plane_accumulate_oh_outer(
             out_plane, in_plane, w_plane, kernel_h, kernel_w, in_w, out_w, stride_h, stride_w,
@@ -971,85 +957,6 @@ fn conv_plane_accumulate<
     // that result after the fast accumulation without changing its hot loops.
     if has_non_finite_weights && (pad_h != 0 || pad_w != 0) {
         propagate_non_finite_padding(out_plane, w_plane, kernel_w, out_w, oh_ranges, ow_ranges);
-    }
-}
-
-/// Widest output row [`conv_plane_accumulate_3x3_same_w`] takes (its padded rows live on the
-/// stack).
-const CONV3X3_MAX_WIDTH: usize = 64;
-
-/// 3x3 kernel, stride 1, dilation 1, one column of padding on each side ("same" width), any
-/// row padding: the first convolution of a small CNN on a one-channel image.
-///
-/// Same sums, bit for bit, as the two loop orders below: every output element starts from
-/// its value in `out_plane` and adds `x * w` (a rounded product, then a rounded sum, no fused
-/// multiply-add) for the kernel taps in `(kh, kw)` order. Those loops make one pass over
-/// the plane per tap, and each pass over a row of a few dozen values ends in a scalar tail;
-/// here the nine taps of eight neighbouring outputs are summed in registers and each output
-/// is loaded and stored once. The two padding columns are zeros in a copy of the input row:
-/// with finite weights (checked by the caller) the product is a zero and adding it changes
-/// nothing, since a running sum that starts at `+0.0` (or any earlier partial sum built
-/// that way) is never `-0.0`. Rows above and below the input are skipped, as there.
-#[inline(always)]
-fn conv_plane_accumulate_3x3_same_w<T: num_traits::Float + Copy>(
-    out_plane: &mut [T],
-    in_plane: &[T],
-    w_plane: &[T],
-    width: usize,
-    pad_h: usize,
-    oh_ranges: &[(usize, usize)],
-) {
-    const LANES: usize = 8;
-    let zero = T::zero();
-    if out_plane.is_empty() || width == 0 {
-        return;
-    }
-    let out_h = out_plane.len() / width;
-    let w: [[T; 3]; 3] = core::array::from_fn(|kh| core::array::from_fn(|kw| w_plane[kh * 3 + kw]));
-    // Input rows with one zero on each side: `padded[kh][1 + iw]` is `x[ih][iw]`.
-    let mut padded = [[zero; CONV3X3_MAX_WIDTH + 2]; 3];
-    for oh in 0..out_h {
-        let mut valid = [false; 3];
-        for kh in 0..3 {
-            let (lo, hi) = oh_ranges[kh];
-            if oh >= lo && oh < hi {
-                valid[kh] = true;
-                let ih = oh + kh - pad_h;
-                padded[kh][1..1 + width].copy_from_slice(&in_plane[ih * width..(ih + 1) * width]);
-                padded[kh][1 + width] = zero;
-            }
-        }
-        let out_row = &mut out_plane[oh * width..(oh + 1) * width];
-        let mut c0 = 0;
-        while c0 + LANES <= width {
-            let mut acc: [T; LANES] = core::array::from_fn(|l| out_row[c0 + l]);
-            for kh in 0..3 {
-                if !valid[kh] {
-                    continue;
-                }
-                let row = &padded[kh][c0..c0 + LANES + 2];
-                for kw in 0..3 {
-                    let wv = w[kh][kw];
-                    for l in 0..LANES {
-                        acc[l] = row[l + kw] * wv + acc[l];
-                    }
-                }
-            }
-            out_row[c0..c0 + LANES].copy_from_slice(&acc);
-            c0 += LANES;
-        }
-        for (c, o) in out_row.iter_mut().enumerate().skip(c0) {
-            let mut acc = *o;
-            for kh in 0..3 {
-                if !valid[kh] {
-                    continue;
-                }
-                for kw in 0..3 {
-                    acc = padded[kh][c + kw] * w[kh][kw] + acc;
-                }
-            }
-            *o = acc;
-        }
     }
 }
 
@@ -1564,17 +1471,6 @@ where
     #[cfg(not(feature = "rayon"))]
     let mut output = vec![zero; total];
 
-    let bias = bias.map(|b| b.to_contiguous());
-    let bias_data: Option<&[T]> = bias.as_ref().map(|b| b.storage::<T>());
-    if let Some(bias_data) = bias_data {
-        assert_eq!(
-            bias_data.len(),
-            channels_out,
-            "conv small-channel: bias length ({}) must equal channels_out ({channels_out})",
-            bias_data.len()
-        );
-    }
-
     // Per-plane work for one `(batch, out_channel)` pair. Accumulates
     // `sum over ci of conv2d(in[b, ci], w[co, ci])` into `out_plane` by
     // calling the shared helper once per input channel.
@@ -1602,12 +1498,6 @@ where
                 &oh_ranges,
                 &ow_ranges,
             );
-        }
-        if let Some(bias_data) = bias_data {
-            let bias_val = bias_data[co];
-            for v in out_plane.iter_mut() {
-                *v = *v + bias_val;
-            }
         }
     };
 
@@ -1645,9 +1535,23 @@ where
         }
     }
 
-    // The bias was added per plane above (same `out + bias` as `add_bias`, while the plane
-    // is still in cache, on the thread that computed it, instead of one more pass over the
-    // whole output on the calling thread).
+    if let Some(bias) = bias {
+        let bias = bias.to_contiguous();
+        let bias_data: &[T] = bias.storage();
+        assert_eq!(
+            bias_data.len(),
+            channels_out,
+            "conv small-channel: bias length ({}) must equal channels_out ({channels_out})",
+            bias_data.len()
+        );
+        add_bias(
+            &mut output,
+            bias_data,
+            batch_size,
+            channels_out,
+            out_spatial,
+        );
+    }
 
     let out_shape = Shape::from(vec![batch_size, channels_out, 1, out_h, out_w]);
     FlexTensor::new(
