@@ -11,6 +11,12 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// conv3x3 → ReLU → maxpool2 → conv3x3 → ReLU → maxpool2 → linear → ReLU.
+///
+/// The code applies each ReLU after its max pooling: ReLU is monotone, so `relu(max(window))`
+/// equals `max(relu(window))`, and the gradients agree bit for bit (flex's ReLU maps every
+/// non-positive value to `+0.0`; when the window maximum is positive both orders pick the same
+/// element, otherwise both send `+0.0` everywhere). The ReLU then runs, forward and backward,
+/// on a quarter of the elements (docs/BENCHMARKS.md, "Issue 11, fourth pass").
 #[derive(Module, Debug)]
 pub struct ConvEncoder {
     conv1: Conv2d,
@@ -47,8 +53,8 @@ impl ConvEncoder {
         let [b, _] = x.dims();
         let [c, h, w] = self.input_shape;
         let x = x.reshape([b, c, h, w]);
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = relu(self.pool.forward(self.conv1.forward(x)));
+        let x = relu(self.pool.forward(self.conv2.forward(x)));
         relu(self.fc.forward(x.flatten::<2>(1, 3)))
     }
 
@@ -58,8 +64,8 @@ impl ConvEncoder {
         let [b, _] = x.dims();
         let [c, h, w] = self.input_shape;
         let x = x.reshape([b, c, h, w]);
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let map = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = relu(self.pool.forward(self.conv1.forward(x)));
+        let map = relu(self.pool.forward(self.conv2.forward(x)));
         let tokens = map.clone().flatten::<3>(2, 3).swap_dims(1, 2);
         (relu(self.fc.forward(map.flatten::<2>(1, 3))), tokens)
     }

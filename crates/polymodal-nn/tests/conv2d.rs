@@ -429,3 +429,132 @@ fn max_pool_gradient_routes_to_the_maximum() {
         assert!((g - e).abs() <= 1e-6, "{g} vs {e}");
     }
 }
+
+#[test]
+fn conv2d_matches_the_definition_at_every_row_width() {
+    // im2col copies and zero-fills each feature-map row with fixed-size moves chosen by the
+    // row's length (1, 2-3, 4-7, 8-15, 16-32, longer); widths 1 to 40 cover every branch and
+    // both ends of each. One input channel takes flex's small-channel forward (planes zeroed
+    // by their own thread), six take the im2col + gemm forward (output never zero-filled).
+    // Twelve output channels: the bias gradient sums eight channels side by side, then four
+    // one by one.
+    for w in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40] {
+        for c_in in [1, 6] {
+            let c = Case {
+                batch: 2,
+                c_in,
+                c_out: 12,
+                h: 3,
+                w,
+                k: [3, 3],
+                stride: [1, 1],
+                pad: [(1, 1), (1, 1)],
+                dilation: [1, 1],
+                groups: 1,
+            };
+            let v = values(&c, 1000 + w as u64);
+            let (y, dx, dw, db) = burn_run(&c, &v);
+            assert_close("y", &c, &y, &naive_forward(&c, &v));
+            let (ex, ew, eb) = naive_grads(&c, &v);
+            assert_close("dx", &c, &dx, &ex);
+            assert_close("dw", &c, &dw, &ew);
+            assert_close("db", &c, &db, &eb);
+        }
+    }
+}
+
+#[test]
+fn conv2d_bias_gradient_is_the_position_ordered_f32_sum() {
+    // Bit for bit, not within a tolerance: for each channel, the f32 sum over positions in
+    // order, one sample after another, which is what flex's sum-reduction fallback and the
+    // earlier one-channel-at-a-time loop computed. Seeded training runs depend on this order.
+    let c = Case {
+        batch: 5,
+        c_in: 6,
+        c_out: 11,
+        h: 9,
+        w: 7,
+        ..CASES[1]
+    };
+    let v = values(&c, 77);
+    let (_, _, _, db) = burn_run(&c, &v);
+    let [oh, ow] = c.out();
+    let p = oh * ow;
+    let r: Vec<f32> = v.r.iter().map(|&x| x as f32).collect();
+    for (o, got) in db.iter().enumerate() {
+        let mut acc = 0.0f32;
+        for n in 0..c.batch {
+            let base = (n * c.c_out + o) * p;
+            let mut s = 0.0f32;
+            for &x in &r[base..base + p] {
+                s += x;
+            }
+            acc += s;
+        }
+        assert_eq!(
+            (*got as f32).to_bits(),
+            acc.to_bits(),
+            "db[{o}] = {got}, sequential sum {acc}"
+        );
+    }
+}
+
+#[test]
+fn conv2d_with_few_input_channels_sums_taps_in_kernel_order() {
+    // Bit for bit: flex's small-channel forward (at most 4 input channels; the default model's
+    // first layer has one) adds, for every output, `x * w` over input channels, then kernel
+    // rows, then kernel columns, skipping taps outside the input, starting from +0.0, and adds
+    // the bias last; no fused multiply-add. Seeded training runs depend on this order, so any
+    // faster kernel for this path must keep it (widths 5 to 70 cover short rows, rows longer
+    // than a vector, and a plane past flex's L1 threshold for its other loop order).
+    for (k, (c_in, w)) in [(1, 5), (1, 8), (1, 13), (1, 28), (1, 70), (3, 32), (2, 9)]
+        .into_iter()
+        .enumerate()
+    {
+        let c = Case {
+            batch: 2,
+            c_in,
+            c_out: 16,
+            h: 6,
+            w,
+            k: [3, 3],
+            stride: [1, 1],
+            pad: [(1, 1), (1, 1)],
+            dilation: [1, 1],
+            groups: 1,
+        };
+        let v = values(&c, 500 + k as u64);
+        let (y, _, _, _) = burn_run(&c, &v);
+        let [oh, ow] = c.out();
+        let f = |s: &[f64]| s.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let (x, wt, b) = (f(&v.x), f(&v.w), f(&v.b));
+        for n in 0..c.batch {
+            for o in 0..c.c_out {
+                for i in 0..oh {
+                    for j in 0..ow {
+                        let mut acc = 0.0f32;
+                        for ci in 0..c.c_in {
+                            for kh in 0..3 {
+                                for kw in 0..3 {
+                                    let (ih, iw) = (i + kh, j + kw);
+                                    if ih < 1 || iw < 1 || ih > c.h || iw > c.w {
+                                        continue;
+                                    }
+                                    let xv = x[((n * c.c_in + ci) * c.h + ih - 1) * c.w + iw - 1];
+                                    acc += xv * wt[((o * c.c_in + ci) * 3 + kh) * 3 + kw];
+                                }
+                            }
+                        }
+                        let want = acc + b[o];
+                        let got = y[((n * c.c_out + o) * oh + i) * ow + j] as f32;
+                        assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "y[{n},{o},{i},{j}] = {got}, expected {want} ({c:?})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1462,6 +1462,13 @@ where
         .map(|kw| valid_out_range(kw, dilation_w, pad_w, stride_w, in_w, out_w))
         .collect();
 
+    // With rayon every plane is zeroed by the thread that fills it, right before it
+    // accumulates into it, instead of by one up-front `memset` of the whole output on the
+    // calling thread (2-3 % of a training step of the default model, docs/BENCHMARKS.md,
+    // "Issue 11, fourth pass").
+    #[cfg(feature = "rayon")]
+    let mut output: Vec<T> = Vec::with_capacity(total);
+    #[cfg(not(feature = "rayon"))]
     let mut output = vec![zero; total];
 
     // Per-plane work for one `(batch, out_channel)` pair. Accumulates
@@ -1503,15 +1510,22 @@ where
             .into_par_iter()
             .for_each(|b_co| {
                 // SAFETY: disjoint `[b_co * out_spatial, (b_co+1) * out_spatial)`
-                // ranges tile the output buffer.
+                // ranges tile the output buffer's capacity; the plane is written with zeros
+                // before it is viewed as initialised `T`.
                 let out_plane: &mut [T] = unsafe {
-                    core::slice::from_raw_parts_mut(
-                        dst_ptr.ptr_add(b_co * out_spatial),
+                    let plane = core::slice::from_raw_parts_mut(
+                        dst_ptr
+                            .ptr_add(b_co * out_spatial)
+                            .cast::<core::mem::MaybeUninit<T>>(),
                         out_spatial,
-                    )
+                    );
+                    plane.fill(core::mem::MaybeUninit::new(zero));
+                    &mut *(plane as *mut [core::mem::MaybeUninit<T>] as *mut [T])
                 };
                 plane_work(b_co, out_plane);
             });
+        // SAFETY: the planes above tile `[0, total)` and each was zeroed, then written.
+        unsafe { output.set_len(total) };
     }
     #[cfg(not(feature = "rayon"))]
     {

@@ -30,6 +30,7 @@ use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
 use burn_std::{Bytes, Shape, bf16, f16};
+use core::mem::MaybeUninit;
 
 use crate::{FlexTensor, Layout};
 
@@ -140,6 +141,62 @@ fn valid_range(offset: isize, stride: usize, size: usize, out: usize) -> (usize,
     (lo, hi)
 }
 
+/// `dst.copy_from_slice(src)` for the short rows of im2col (a feature-map row, a few dozen
+/// elements at most): a libc `memcpy` call per row cost more than the copy itself (profile in
+/// docs/BENCHMARKS.md, "Issue 11, fourth pass"). Up to 32 elements are moved by two
+/// overlapping fixed-size copies, which compile to a few vector moves.
+#[inline(always)]
+fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    assert_eq!(n, src.len());
+    #[inline(always)]
+    fn two<T: Copy, const K: usize>(dst: &mut [T], src: &[T]) {
+        let n = dst.len();
+        let (d, s) = (&mut dst[..K], &src[..K]);
+        d.copy_from_slice(s);
+        let (d, s) = (&mut dst[n - K..], &src[n - K..]);
+        d.copy_from_slice(s);
+    }
+    match n {
+        0 => {}
+        1 => dst[0] = src[0],
+        2..=3 => {
+            dst[0] = src[0];
+            dst[n - 1] = src[n - 1];
+            dst[n / 2] = src[n / 2];
+        }
+        4..=7 => two::<T, 4>(dst, src),
+        8..=15 => two::<T, 8>(dst, src),
+        16..=32 => two::<T, 16>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// `dst.fill(v)` for short runs, without a libc `memset` call (see [`copy_row`]).
+#[inline(always)]
+fn fill_row<T: Copy>(dst: &mut [T], v: T) {
+    let n = dst.len();
+    #[inline(always)]
+    fn two<T: Copy, const K: usize>(dst: &mut [T], v: T) {
+        let n = dst.len();
+        dst[..K].copy_from_slice(&[v; K]);
+        dst[n - K..].copy_from_slice(&[v; K]);
+    }
+    match n {
+        0 => {}
+        1 => dst[0] = v,
+        2..=3 => {
+            dst[0] = v;
+            dst[n - 1] = v;
+            dst[n / 2] = v;
+        }
+        4..=7 => two::<T, 4>(dst, v),
+        8..=15 => two::<T, 8>(dst, v),
+        16..=32 => two::<T, 16>(dst, v),
+        _ => dst.fill(v),
+    }
+}
+
 /// Fills the im2col matrix of one sample: row `(c, kh, kw)`, column `(oh, ow)`, rows `row_stride`
 /// apart (a chunk of samples lays its columns side by side).
 fn im2col<T: BwdElem>(x: &[T], col: &mut [T], row_stride: usize, g: &Geometry) {
@@ -157,16 +214,16 @@ fn im2col<T: BwdElem>(x: &[T], col: &mut [T], row_stride: usize, g: &Geometry) {
                     let dst = &mut row[oh * g.out_w..(oh + 1) * g.out_w];
                     let ih = (oh * g.stride[0] + kh * g.dilation[0]) as isize - g.pad[0] as isize;
                     if ih < 0 || ih as usize >= g.in_h || lo == hi {
-                        dst.fill(zero);
+                        fill_row(dst, zero);
                         continue;
                     }
                     let src = &plane[ih as usize * g.in_w..(ih as usize + 1) * g.in_w];
-                    dst[..lo].fill(zero);
-                    dst[hi..].fill(zero);
+                    fill_row(&mut dst[..lo], zero);
+                    fill_row(&mut dst[hi..], zero);
                     let first = (lo * g.stride[1]) as isize + off_w;
                     if g.stride[1] == 1 {
                         let first = first as usize;
-                        dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                        copy_row(&mut dst[lo..hi], &src[first..first + (hi - lo)]);
                     } else {
                         for (i, d) in dst[lo..hi].iter_mut().enumerate() {
                             *d = src[first as usize + i * g.stride[1]];
@@ -233,6 +290,48 @@ fn gemm_strided<T: BwdElem>(
     rhs_rs: usize,
     parallelism: gemm::Parallelism,
 ) {
+    // SAFETY: `dst` is initialised, so reading it (when accumulating) is fine.
+    let dst = unsafe {
+        core::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<MaybeUninit<T>>(), dst.len())
+    };
+    gemm_strided_uninit(
+        m,
+        n,
+        k,
+        dst,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_cs,
+        lhs_rs,
+        rhs,
+        rhs_cs,
+        rhs_rs,
+        parallelism,
+    );
+}
+
+/// [`gemm_strided`] into a destination that may be uninitialised. Without `accumulate`, gemm
+/// only writes `dst` (`read_dst = false` sets its alpha to zero, and gemm-common then stores
+/// `beta * lhs * rhs` without loading `dst`; with `k == 0` it stores zeros), so the output need
+/// not be zero-filled first.
+/// With `accumulate`, the caller must have initialised the `m x n` block.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided_uninit<T: BwdElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [MaybeUninit<T>],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[T],
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: &[T],
+    rhs_cs: usize,
+    rhs_rs: usize,
+    parallelism: gemm::Parallelism,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -243,13 +342,14 @@ fn gemm_strided<T: BwdElem>(
         assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
     }
     // SAFETY: the asserts above keep every access of gemm inside the three slices, and `dst`
-    // is borrowed mutably, so nothing else aliases it.
+    // is borrowed mutably, so nothing else aliases it. gemm reads `dst` only when
+    // `accumulate` is set, and then the caller has initialised it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<T>(),
             1,
             dst_rs as isize,
             accumulate,
@@ -486,15 +586,20 @@ fn forward_typed<T: BwdElem>(
     let y_len = g.channels_out * p;
     let og = g.channels_out / g.groups;
     let kg = g.group_rows();
-    let mut y = vec![T::default(); batch * y_len];
-    if y_len == 0 {
-        return y;
+    if y_len == 0 || kg == 0 {
+        return vec![T::default(); batch * y_len];
     }
-    let sample = |n: usize, y_n: &mut [T], col: &mut [T], parallelism: gemm::Parallelism| {
+    // The output is written by gemm without reading it, so it is not zero-filled first (that
+    // memset was 1-2 % of a training step).
+    let mut y: Vec<T> = Vec::with_capacity(batch * y_len);
+    let sample = |n: usize,
+                  y_n: &mut [MaybeUninit<T>],
+                  col: &mut [T],
+                  parallelism: gemm::Parallelism| {
         im2col(&x[n * x_len..(n + 1) * x_len], col, p, g);
         for grp in 0..g.groups {
             // Y_g [og, p] = W_g [og, kg] * col_g [kg, p]
-            gemm_strided(
+            gemm_strided_uninit(
                 og,
                 p,
                 kg,
@@ -510,6 +615,9 @@ fn forward_typed<T: BwdElem>(
                 parallelism,
             );
         }
+        // SAFETY: the groups' gemms wrote all `channels_out` rows of `p` values of `y_n`.
+        let y_n =
+            unsafe { core::slice::from_raw_parts_mut(y_n.as_mut_ptr().cast::<T>(), y_len) };
         if let Some(b) = bias {
             for (row, &bo) in y_n.chunks_exact_mut(p).zip(b) {
                 for v in row {
@@ -519,22 +627,27 @@ fn forward_typed<T: BwdElem>(
         }
     };
     let scratch = g.col_rows() * p;
+    let y_s = &mut y.spare_capacity_mut()[..batch * y_len];
 
     #[cfg(feature = "rayon")]
     if batch > 1 {
         use rayon::prelude::*;
-        y.par_chunks_mut(y_len).enumerate().for_each_init(
+        y_s.par_chunks_mut(y_len).enumerate().for_each_init(
             || vec![T::default(); scratch],
             |col, (n, y_n)| sample(n, y_n, col, gemm::Parallelism::None),
         );
+        // SAFETY: every sample's `y_len` values were written above.
+        unsafe { y.set_len(batch * y_len) };
         return y;
     }
 
     let mut col = vec![T::default(); scratch];
     let ops = og * kg * p * g.groups;
-    for (n, y_n) in y.chunks_mut(y_len).enumerate() {
+    for (n, y_n) in y_s.chunks_mut(y_len).enumerate() {
         sample(n, y_n, &mut col, gemm_parallelism(ops));
     }
+    // SAFETY: every sample's `y_len` values were written above.
+    unsafe { y.set_len(batch * y_len) };
     y
 }
 
@@ -647,12 +760,31 @@ pub fn conv2d_weight_backward(
 }
 
 fn bias_grad_typed<T: BwdElem>(dy: &[T], batch: usize, channels: usize, p: usize) -> Vec<T> {
+    // Each channel's sum runs over its positions in order, as a plain loop would, so the result
+    // is the same bit for bit; summing `LANES` channels side by side only gives the CPU
+    // independent additions to overlap instead of one chain of dependent ones.
+    const LANES: usize = 8;
     let mut out = vec![T::default(); channels];
     for n in 0..batch {
-        for (o, acc) in out.iter_mut().enumerate() {
-            let base = (n * channels + o) * p;
+        let sample = &dy[n * channels * p..(n + 1) * channels * p];
+        let mut o = 0;
+        while o + LANES <= channels {
+            let rows: [&[T]; LANES] =
+                core::array::from_fn(|l| &sample[(o + l) * p..(o + l + 1) * p]);
+            let mut s = [T::default(); LANES];
+            for i in 0..p {
+                for l in 0..LANES {
+                    s[l] += rows[l][i];
+                }
+            }
+            for l in 0..LANES {
+                out[o + l] += s[l];
+            }
+            o += LANES;
+        }
+        for (acc, row) in out[o..].iter_mut().zip(sample[o * p..].chunks_exact(p.max(1))) {
             let mut s = T::default();
-            for v in &dy[base..base + p] {
+            for v in row {
                 s += *v;
             }
             *acc += s;

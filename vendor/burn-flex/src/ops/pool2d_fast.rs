@@ -96,6 +96,8 @@ fn window_max(v: [f32; 4], i: [usize; 4]) -> (f32, usize) {
 }
 
 /// One `[h, w]` plane: maxima into `out`, and their in-plane indices into `idx` if given.
+///
+/// The rows are walked as pairs of columns (`as_chunks`), so the loop carries no bounds checks.
 #[inline(always)]
 fn forward_plane<I: PoolIndex>(
     x: &[f32],
@@ -107,17 +109,28 @@ fn forward_plane<I: PoolIndex>(
 ) {
     for r in 0..oh {
         let top = 2 * r * w;
-        let row0 = &x[top..top + 2 * ow];
-        let row1 = &x[top + w..top + w + 2 * ow];
-        let o = r * ow;
-        for q in 0..ow {
-            let (m, at) = window_max(
-                [row0[2 * q], row0[2 * q + 1], row1[2 * q], row1[2 * q + 1]],
-                [top + 2 * q, top + 2 * q + 1, top + w + 2 * q, top + w + 2 * q + 1],
-            );
-            out[o + q] = MaybeUninit::new(m);
-            if let Some(idx) = idx.as_deref_mut() {
-                idx[o + q] = MaybeUninit::new(I::from_usize(at));
+        let row0 = x[top..top + 2 * ow].as_chunks::<2>().0;
+        let row1 = x[top + w..top + w + 2 * ow].as_chunks::<2>().0;
+        let out_row = &mut out[r * ow..(r + 1) * ow];
+        match idx.as_deref_mut() {
+            Some(idx) => {
+                let idx_row = &mut idx[r * ow..(r + 1) * ow];
+                let cells = row0.iter().zip(row1).zip(out_row.iter_mut().zip(idx_row));
+                for (q, ((a, b), (o, i))) in cells.enumerate() {
+                    let base = top + 2 * q;
+                    let (m, at) = window_max(
+                        [a[0], a[1], b[0], b[1]],
+                        [base, base + 1, base + w, base + w + 1],
+                    );
+                    *o = MaybeUninit::new(m);
+                    *i = MaybeUninit::new(I::from_usize(at));
+                }
+            }
+            None => {
+                for ((a, b), o) in row0.iter().zip(row1).zip(out_row.iter_mut()) {
+                    let (m, _) = window_max([a[0], a[1], b[0], b[1]], [0, 1, 2, 3]);
+                    *o = MaybeUninit::new(m);
+                }
             }
         }
     }
@@ -274,6 +287,9 @@ pub(crate) fn max_pool2d(
 /// One plane of the backward pass: every input position gets `0 + grad` if it is its window's
 /// recorded index and `0` otherwise; the row and column an odd size leaves out get `0`.
 /// Returns false if an index lies outside its window (then nothing here is trusted).
+///
+/// Each window's two rows are walked as column pairs (`as_chunks_mut`) next to the gradient
+/// and index rows, so the loop has no bounds checks and selects instead of branching.
 #[inline(always)]
 fn backward_plane<I: PoolIndex>(
     grad: &[f32],
@@ -285,23 +301,28 @@ fn backward_plane<I: PoolIndex>(
     out: &mut [MaybeUninit<f32>],
 ) -> bool {
     let mut ok = true;
+    let wi = w as i64;
     for r in 0..oh {
         let top = 2 * r * w;
-        let o = r * ow;
-        for q in 0..ow {
-            let at = idx[o + q].to_i64();
-            let gv = 0.0f32 + grad[o + q];
-            let base = (top + 2 * q) as i64;
-            let cells = [base, base + 1, base + w as i64, base + w as i64 + 1];
-            ok &= cells.contains(&at);
-            out[top + 2 * q] = MaybeUninit::new(if at == cells[0] { gv } else { 0.0 });
-            out[top + 2 * q + 1] = MaybeUninit::new(if at == cells[1] { gv } else { 0.0 });
-            out[top + w + 2 * q] = MaybeUninit::new(if at == cells[2] { gv } else { 0.0 });
-            out[top + w + 2 * q + 1] = MaybeUninit::new(if at == cells[3] { gv } else { 0.0 });
+        let (row0, row1) = out[top..top + 2 * w].split_at_mut(w);
+        let grad_row = &grad[r * ow..(r + 1) * ow];
+        let idx_row = &idx[r * ow..(r + 1) * ow];
+        let pairs0 = row0[..2 * ow].as_chunks_mut::<2>().0;
+        let pairs1 = row1[..2 * ow].as_chunks_mut::<2>().0;
+        let cells = pairs0.iter_mut().zip(pairs1.iter_mut());
+        for (q, ((p0, p1), (&g, &at))) in cells.zip(grad_row.iter().zip(idx_row)).enumerate() {
+            let gv = 0.0f32 + g;
+            // Offset of the recorded index from the window's top-left cell.
+            let rel = at.to_i64() - (top + 2 * q) as i64;
+            ok &= rel == 0 || rel == 1 || rel == wi || rel == wi + 1;
+            p0[0] = MaybeUninit::new(if rel == 0 { gv } else { 0.0 });
+            p0[1] = MaybeUninit::new(if rel == 1 { gv } else { 0.0 });
+            p1[0] = MaybeUninit::new(if rel == wi { gv } else { 0.0 });
+            p1[1] = MaybeUninit::new(if rel == wi + 1 { gv } else { 0.0 });
         }
         if w % 2 == 1 {
-            out[top + w - 1] = MaybeUninit::new(0.0);
-            out[top + 2 * w - 1] = MaybeUninit::new(0.0);
+            row0[w - 1] = MaybeUninit::new(0.0);
+            row1[w - 1] = MaybeUninit::new(0.0);
         }
     }
     for cell in &mut out[2 * oh * w..h * w] {
