@@ -9,6 +9,8 @@
 //! the loss `L = sum(conv(x) * r)`, over strides, paddings (symmetric and not), dilations,
 //! groups, one and many channels, and a batch of one.
 
+mod common;
+
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Tensor, TensorData};
@@ -260,13 +262,7 @@ fn tensor<const D: usize>(v: &[f64], shape: [usize; D]) -> Tensor<D> {
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
+    common::values(t).into_iter().map(f64::from).collect()
 }
 
 /// Burn's forward output and gradients (training backend): (y, dx, dw, db).

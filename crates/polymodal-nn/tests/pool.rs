@@ -11,6 +11,8 @@
 //! `r` routed to each window's chosen index (added up where windows overlap), and `0 + r`
 //! turns a `-0.0` cotangent into `+0.0` as the generic kernel's scatter-add into zeros does.
 
+mod common;
+
 use burn::tensor::module::{max_pool2d, max_pool2d_with_indices};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -179,13 +181,7 @@ fn tensor(v: &[f64], shape: [usize; 4], device: &Device) -> Tensor<4> {
 }
 
 fn to_vec(t: Tensor<4>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect()
+    common::values(t).into_iter().map(f64::from).collect()
 }
 
 fn int_vec(t: Tensor<4, Int>) -> Vec<i64> {

@@ -8,6 +8,8 @@
 //! all-negative windows, ties of positive and of zero values, `-0.0`, NaN, `-0.0` and zero
 //! cotangents, and odd sizes (the row and column no window covers).
 
+mod common;
+
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
@@ -20,13 +22,7 @@ fn tensor(v: &[f32], shape: [usize; 4]) -> Tensor<4> {
 }
 
 fn bits(t: Tensor<4>) -> Vec<u32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f32::to_bits)
-        .collect()
+    common::values(t).into_iter().map(f32::to_bits).collect()
 }
 
 /// Values drawn from a small set so that windows tie, are all negative or all zero.
